@@ -1,0 +1,160 @@
+"""Start-up hook that makes the stock ``lm_eval`` CLI see installed plugins.
+
+lm-eval 0.4.13 has no plugin discovery: a pip-installed package's tasks and
+models are invisible unless the user passes ``--include_path`` or imports the
+package first. Newer lm-eval releases read the entry-point groups
+``lm_eval.tasks`` and ``lm_eval.models``; this module back-ports that reading.
+
+``lm_eval_iberian-autoload.pth`` (installed into site-packages by setup.py)
+calls :func:`install` at interpreter start. ``install`` only puts a finder at
+the front of ``sys.meta_path`` whose ``find_spec`` is a set lookup that returns
+``None`` for every module except ``lm_eval.tasks`` and ``lm_eval.models``, so
+programs that never import lm-eval pay one set lookup per import. When one of
+those two modules finishes executing, the matching patch runs:
+
+* ``lm_eval.tasks``: ``TaskManager`` also indexes the folders named by the
+  ``lm_eval.tasks`` entry points (after any ``include_path`` the user gave);
+* ``lm_eval.models``: every ``lm_eval.models`` entry point is registered as a
+  lazy placeholder, so ``--model NAME`` resolves without importing the plugin
+  until it is used. Registering after ``lm_eval.models`` ran keeps the
+  built-in models (lm-eval only auto-registers those into an empty registry).
+
+Set ``LM_EVAL_IBERIAN_AUTOLOAD=0`` to switch the hook off.
+
+This module must stay free of imports beyond the standard library's
+``sys``/``os``: it runs in every Python process of the environment.
+"""
+
+import os
+import sys
+
+_TASKS_MODULE = "lm_eval.tasks"
+_MODELS_MODULE = "lm_eval.models"
+_WATCHED = frozenset({_TASKS_MODULE, _MODELS_MODULE})
+_PATCHED_FLAG = "_lm_eval_plugins_patched"
+
+
+def _entry_points(group: str) -> list:
+    from importlib.metadata import entry_points
+
+    return list(entry_points(group=group))
+
+
+def plugin_task_paths() -> list[str]:
+    """Folders declared by ``lm_eval.tasks`` entry points, in a stable order.
+
+    An entry point may name a package or module (its folder is used), a
+    callable returning a path, or a string/Path attribute.
+    """
+    import importlib
+    from pathlib import Path
+
+    paths: list[str] = []
+    for ep in sorted(_entry_points("lm_eval.tasks"), key=lambda e: e.name):
+        try:
+            obj = ep.load()
+        except Exception as exc:  # one broken plugin must not break lm_eval
+            print(f"lm_eval plugin task path {ep.name!r} ({ep.value}) failed to load: {exc}", file=sys.stderr)
+            continue
+        if isinstance(obj, type(importlib)):
+            path = Path(obj.__file__).parent
+        elif callable(obj):
+            path = Path(obj())
+        else:
+            path = Path(obj)
+        if str(path) not in paths:
+            paths.append(str(path))
+    return paths
+
+
+def _patch_task_manager(module) -> None:
+    task_manager = module.TaskManager
+    if getattr(task_manager, _PATCHED_FLAG, False):
+        return
+    original_init = task_manager.__init__
+
+    def __init__(self, verbosity=None, include_path=None, include_defaults=True, metadata=None, **kwargs):
+        from pathlib import Path
+
+        given = [] if include_path is None else list(include_path) if isinstance(include_path, (list, tuple)) else [include_path]
+        seen = {Path(p).resolve() for p in given}
+        extra = [p for p in plugin_task_paths() if Path(p).resolve() not in seen]
+        merged = given + extra
+        original_init(
+            self,
+            verbosity=verbosity,
+            include_path=merged or None,
+            include_defaults=include_defaults,
+            metadata=metadata,
+            **kwargs,
+        )
+        # Report what the user asked for, not the plugin folders we added.
+        self.include_path = include_path
+
+    __init__.__wrapped__ = original_init
+    __init__.__doc__ = original_init.__doc__
+    task_manager.__init__ = __init__
+    setattr(task_manager, _PATCHED_FLAG, True)
+
+
+def _register_plugin_models(module) -> None:
+    from lm_eval.api.registry import model_registry
+
+    for ep in _entry_points("lm_eval.models"):
+        if ep.name in model_registry:
+            continue  # never shadow a built-in or an already registered model
+        model_registry.register(ep.name, target=ep.value.replace(" ", ""))
+
+
+_PATCHES = {_TASKS_MODULE: _patch_task_manager, _MODELS_MODULE: _register_plugin_models}
+
+
+class _PostImportFinder:
+    """Meta-path finder that runs a patch right after a watched module executes."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in _WATCHED:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        original_exec = loader.exec_module
+        patch = _PATCHES[fullname]
+
+        def exec_module(module):
+            original_exec(module)
+            try:
+                patch(module)
+            except Exception as exc:  # never break lm_eval because of a plugin
+                print(f"lm_eval plugin hook for {fullname} failed: {exc!r}", file=sys.stderr)
+
+        # Wrap on the instance only: the loader object is private to this spec.
+        try:
+            loader.exec_module = exec_module
+        except AttributeError:
+            return spec
+        return spec
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
+def install() -> None:
+    """Install the post-import hook once (idempotent); patch modules already loaded."""
+    if os.environ.get("LM_EVAL_IBERIAN_AUTOLOAD", "1").strip().lower() in {"0", "false", "no", "off"}:
+        return
+    if any(isinstance(f, _PostImportFinder) for f in sys.meta_path):
+        return
+    for name in _WATCHED:
+        module = sys.modules.get(name)
+        if module is not None:
+            _PATCHES[name](module)
+    sys.meta_path.insert(0, _PostImportFinder())

@@ -1,0 +1,196 @@
+"""The offline mirror: a folder of JSON-lines files plus a manifest.
+
+Layout (documented in the README)::
+
+    DIR/iberian-mirror.json                       manifest: format, files, hashes, row counts, origin
+    DIR/<org>/<dataset>/<config>/<split>.jsonl    one JSON object per row, UTF-8
+
+``<config>`` is ``default`` for datasets without named configs. JSON lines keep
+the rows readable and diffable and preserve every type the tasks use (strings,
+integers, lists, nested objects).
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lm_eval_iberian.data._catalog import SplitRef, required_files
+from lm_eval_iberian.data._schemas import schema_for
+
+MANIFEST_NAME = "iberian-mirror.json"
+MIRROR_FORMAT = 1
+DATA_DIR_ENV = "IBERIAN_DATA_DIR"
+
+
+class MirrorError(RuntimeError):
+    """A mirror file is missing, corrupt or does not match the schema the tasks expect."""
+
+
+def split_file(root: str | Path, ref: SplitRef) -> Path:
+    return Path(root, *ref.dataset.split("/"), ref.config, f"{ref.split}.jsonl")
+
+
+def _relative(ref: SplitRef) -> str:
+    return f"{ref.dataset}/{ref.config}/{ref.split}.jsonl"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def iter_rows(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise MirrorError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise MirrorError(f"{path}:{lineno}: expected a JSON object per line, got {type(row).__name__}")
+            yield row
+
+
+def missing_message(root: str | Path, ref: SplitRef, path: Path) -> str:
+    return (
+        f"{DATA_DIR_ENV}={root} has no {ref} (expected file {path}). "
+        f"Fetch it on a machine with internet access with "
+        f"`lm-eval-iberian data pull --dest {root} --datasets {ref.dataset}` and copy the folder over, "
+        f"or import a local copy with `lm-eval-iberian data add --dir {root} --dataset {ref.dataset} "
+        f"--config {ref.config} --split {ref.split} FILE`."
+    )
+
+
+def read_split(root: str | Path, ref: SplitRef) -> list[dict[str, Any]]:
+    path = split_file(root, ref)
+    if not path.is_file():
+        raise MirrorError(missing_message(root, ref, path))
+    return list(iter_rows(path))
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def read_manifest(root: str | Path) -> dict[str, Any]:
+    path = Path(root, MANIFEST_NAME)
+    if not path.is_file():
+        return {"format": MIRROR_FORMAT, "files": {}}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise MirrorError(f"{path}: manifest is not valid JSON ({exc.msg}); restore it from the copy you made it from, or re-run `data pull`") from None
+    if manifest.get("format") != MIRROR_FORMAT:
+        raise MirrorError(f"{path}: mirror format {manifest.get('format')!r} is not {MIRROR_FORMAT}")
+    return manifest
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_manifest(root: Path, manifest: dict[str, Any]) -> None:
+    manifest["files"] = dict(sorted(manifest["files"].items()))
+    _atomic_write_text(root / MANIFEST_NAME, json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+
+
+def check_rows(ref: SplitRef, rows: Iterable[dict[str, Any]], origin: str) -> int:
+    """Validate rows against the dataset's schema; return the count or raise naming the first bad row."""
+    schema = schema_for(ref.dataset)
+    n = 0
+    for n, row in enumerate(rows, 1):
+        problems = schema.row_problems(row)
+        if problems:
+            raise MirrorError(f"{origin}: row {n} does not match what the tasks expect of {ref}: {'; '.join(problems)}")
+    if n == 0:
+        raise MirrorError(f"{origin}: no rows for {ref}")
+    return n
+
+
+def write_split(root: str | Path, ref: SplitRef, rows: list[dict[str, Any]], origin: str) -> Path:
+    """Validate and write one split atomically, then record it in the manifest."""
+    root = Path(root)
+    n = check_rows(ref, rows, origin)
+    path = split_file(root, ref)
+    text = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
+    _atomic_write_text(path, text)
+    manifest = read_manifest(root)
+    manifest["files"][_relative(ref)] = {
+        "sha256": sha256_file(path),
+        "rows": n,
+        "origin": origin,
+        "written": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    _write_manifest(root, manifest)
+    return path
+
+
+# --------------------------------------------------------------------------- verify
+
+
+@dataclass
+class VerifyReport:
+    root: Path
+    ok: list[SplitRef] = field(default_factory=list)
+    missing: list[SplitRef] = field(default_factory=list)
+    corrupt: dict[SplitRef, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not self.missing and not self.corrupt
+
+    def lines(self) -> list[str]:
+        out = [f"mirror {self.root}: {len(self.ok)} ok, {len(self.missing)} missing, {len(self.corrupt)} corrupt"]
+        out += [f"  MISSING  {ref}" for ref in self.missing]
+        out += [f"  CORRUPT  {ref}: {why}" for ref, why in self.corrupt.items()]
+        if self.missing:
+            datasets = " ".join(sorted({ref.dataset for ref in self.missing}))
+            out.append(f"  fix: lm-eval-iberian data pull --dest {self.root} --datasets {datasets}")
+        return out
+
+
+def verify(root: str | Path, task_names: list[str] | None = None) -> VerifyReport:
+    """Check every file the tasks read: present, hash as recorded, parseable, schema-conform."""
+    root = Path(root)
+    report = VerifyReport(root)
+    manifest = read_manifest(root)
+    for ref in required_files(task_names):
+        path = split_file(root, ref)
+        if not path.is_file():
+            report.missing.append(ref)
+            continue
+        entry = manifest["files"].get(_relative(ref))
+        if entry is None:
+            report.corrupt[ref] = f"not in {MANIFEST_NAME} (import it with `data add`)"
+            continue
+        if sha256_file(path) != entry["sha256"]:
+            report.corrupt[ref] = "content changed since it was written (sha256 mismatch)"
+            continue
+        try:
+            n = check_rows(ref, iter_rows(path), str(path))
+        except MirrorError as exc:
+            report.corrupt[ref] = str(exc)
+            continue
+        if n != entry["rows"]:
+            report.corrupt[ref] = f"{n} rows, manifest says {entry['rows']}"
+            continue
+        report.ok.append(ref)
+    return report
