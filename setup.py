@@ -1,9 +1,9 @@
 """Build glue that setup.cfg cannot express: install the start-up hook file.
 
 `lm_eval_iberian-autoload.pth` lands at the root of site-packages, for both
-regular and editable (PEP 660) installs. Python runs its single import line at
-start-up; the imported module only installs a post-import hook that stays idle
-until `lm_eval` itself is imported (see lm_eval_iberian/_startup.py).
+regular and editable (PEP 660) installs. Python runs its single line at
+start-up; it installs a post-import hook that stays idle until `lm_eval`
+itself is imported (see lm_eval_iberian/_startup.py).
 """
 
 from pathlib import Path
@@ -13,7 +13,19 @@ from setuptools.command.build_py import build_py
 from setuptools.command.editable_wheel import editable_wheel
 
 PTH_NAME = "lm_eval_iberian-autoload.pth"
-PTH_LINE = "import lm_eval_iberian._startup as _lm_eval_iberian_startup; _lm_eval_iberian_startup.install()\n"
+# One line, executed by site.py in every interpreter of the environment. It
+# imports nothing: it puts a finder object at the front of sys.meta_path whose
+# find_spec returns None at once unless the module is lm_eval.tasks or
+# lm_eval.models; only then is lm_eval_iberian._startup imported to do the work.
+# LM_EVAL_IBERIAN_AUTOLOAD=0 skips even that.
+PTH_LINE = (
+    "import os, sys; "
+    'os.environ.get("LM_EVAL_IBERIAN_AUTOLOAD", "1").strip().lower() in {"0", "false", "no", "off"} '
+    "or sys.meta_path.insert(0, type('LmEvalIberianHook', (), {'_lm_eval_iberian_hook': True, "
+    "'find_spec': staticmethod(lambda name, path=None, target=None: "
+    "__import__('lm_eval_iberian._startup', fromlist=['find_spec']).find_spec(name, path, target) "
+    "if name in ('lm_eval.tasks', 'lm_eval.models') else None)})())\n"
+)
 
 
 class BuildPyWithPth(build_py):

@@ -4,23 +4,28 @@ Public API (everything else is private and may change):
 
 * :func:`tasks_path` — the folder to pass to lm-eval as ``include_path``;
 * :func:`demo_data_dir` — the small demo mirror shipped with the package;
-* :mod:`lm_eval_iberian.data` — offline data mirror (pull / add / verify, loader).
+* :mod:`lm_eval_iberian.data` — offline data mirror (pull / add / verify, loader);
+* :mod:`lm_eval_iberian.testing` — tiny offline models for tests and the demo.
+
+This module is imported at interpreter start by the lm-eval start-up hook
+(through ``lm_eval_iberian._startup``), so it imports nothing beyond ``os``.
 """
 
-from pathlib import Path
+import os
 
-from lm_eval_iberian._version import __version__
-
+__version__ = "0.1.0"
 __all__ = ["__version__", "demo_data_dir", "tasks_path"]
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def tasks_path() -> str:
     """Folder holding the ``iberian_*`` task YAMLs (pass it as lm-eval's ``include_path``)."""
     from lm_eval_iberian import tasks
 
-    return str(Path(tasks.__file__).parent)
+    return os.path.dirname(os.path.abspath(tasks.__file__))
 
 
 def demo_data_dir() -> str:
-    """Folder of the demo mirror shipped with the package (use as ``IBERIAN_DATA_DIR``)."""
-    return str(Path(__file__).parent / "data" / "demo")
+    """Folder of the demo mirror shipped with the package (use it as ``IBERIAN_DATA_DIR``)."""
+    return os.path.join(_HERE, "data", "demo")

@@ -6,11 +6,12 @@ package first. Newer lm-eval releases read the entry-point groups
 ``lm_eval.tasks`` and ``lm_eval.models``; this module back-ports that reading.
 
 ``lm_eval_iberian-autoload.pth`` (installed into site-packages by setup.py)
-calls :func:`install` at interpreter start. ``install`` only puts a finder at
-the front of ``sys.meta_path`` whose ``find_spec`` is a set lookup that returns
-``None`` for every module except ``lm_eval.tasks`` and ``lm_eval.models``, so
-programs that never import lm-eval pay one set lookup per import. When one of
-those two modules finishes executing, the matching patch runs:
+holds one line that imports nothing: it puts a finder at the front of
+``sys.meta_path`` whose ``find_spec`` returns ``None`` for every module except
+``lm_eval.tasks`` and ``lm_eval.models``, and only for those imports this
+module and calls :func:`find_spec`. Programs that never import lm-eval pay one
+tuple lookup per import. When one of the two modules finishes executing, the
+matching patch runs:
 
 * ``lm_eval.tasks``: ``TaskManager`` also indexes the folders named by the
   ``lm_eval.tasks`` entry points (after any ``include_path`` the user gave);
@@ -21,8 +22,7 @@ those two modules finishes executing, the matching patch runs:
 
 Set ``LM_EVAL_IBERIAN_AUTOLOAD=0`` to switch the hook off.
 
-This module must stay free of imports beyond the standard library's
-``sys``/``os``: it runs in every Python process of the environment.
+:func:`install` does the same without the .pth file (e.g. from a conftest).
 """
 
 import os
@@ -32,6 +32,7 @@ _TASKS_MODULE = "lm_eval.tasks"
 _MODELS_MODULE = "lm_eval.models"
 _WATCHED = frozenset({_TASKS_MODULE, _MODELS_MODULE})
 _PATCHED_FLAG = "_lm_eval_plugins_patched"
+_HOOK_MARK = "_lm_eval_iberian_hook"
 
 
 def _entry_points(group: str) -> list:
@@ -109,52 +110,67 @@ def _register_plugin_models(module) -> None:
 _PATCHES = {_TASKS_MODULE: _patch_task_manager, _MODELS_MODULE: _register_plugin_models}
 
 
+def find_spec(fullname, path=None, target=None):
+    """Spec of a watched module whose loader runs our patch after the module executes.
+
+    Called by the finder that the .pth line installs (and by :class:`_PostImportFinder`)
+    only for ``lm_eval.tasks`` and ``lm_eval.models``; returns ``None`` for anything
+    else, and for watched modules no other finder can locate.
+    """
+    patch = _PATCHES.get(fullname)
+    if patch is None:
+        return None
+    for finder in sys.meta_path:
+        if getattr(finder, _HOOK_MARK, False) or not hasattr(finder, "find_spec"):
+            continue
+        spec = finder.find_spec(fullname, path, target)
+        if spec is not None:
+            break
+    else:
+        return None
+    loader = spec.loader
+    if loader is None or not hasattr(loader, "exec_module"):
+        return spec
+    original_exec = loader.exec_module
+
+    def exec_module(module):
+        original_exec(module)
+        try:
+            patch(module)
+        except Exception as exc:  # never break lm_eval because of a plugin
+            print(f"lm_eval plugin hook for {fullname} failed: {exc!r}", file=sys.stderr)
+
+    # Wrap on the instance only: the loader object belongs to this one spec.
+    try:
+        loader.exec_module = exec_module
+    except AttributeError:
+        pass
+    return spec
+
+
 class _PostImportFinder:
-    """Meta-path finder that runs a patch right after a watched module executes."""
+    """The same hook as an importable class, for :func:`install` (no .pth needed)."""
+
+    _lm_eval_iberian_hook = True
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname not in _WATCHED:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                break
-        else:
-            return None
-        loader = spec.loader
-        if loader is None or not hasattr(loader, "exec_module"):
-            return spec
-        original_exec = loader.exec_module
-        patch = _PATCHES[fullname]
-
-        def exec_module(module):
-            original_exec(module)
-            try:
-                patch(module)
-            except Exception as exc:  # never break lm_eval because of a plugin
-                print(f"lm_eval plugin hook for {fullname} failed: {exc!r}", file=sys.stderr)
-
-        # Wrap on the instance only: the loader object is private to this spec.
-        try:
-            loader.exec_module = exec_module
-        except AttributeError:
-            return spec
-        return spec
+        return find_spec(fullname, path, target)
 
     def invalidate_caches(self) -> None:
         pass
 
 
 def install() -> None:
-    """Install the post-import hook once (idempotent); patch modules already loaded."""
-    if os.environ.get("LM_EVAL_IBERIAN_AUTOLOAD", "1").strip().lower() in {"0", "false", "no", "off"}:
-        return
-    if any(isinstance(f, _PostImportFinder) for f in sys.meta_path):
+    """Install the post-import hook unless one is there; patch modules already loaded."""
+    if _disabled():
         return
     for name in _WATCHED:
         module = sys.modules.get(name)
         if module is not None:
             _PATCHES[name](module)
-    sys.meta_path.insert(0, _PostImportFinder())
+    if not any(getattr(f, _HOOK_MARK, False) for f in sys.meta_path):
+        sys.meta_path.insert(0, _PostImportFinder())
+
+
+def _disabled() -> bool:
+    return os.environ.get("LM_EVAL_IBERIAN_AUTOLOAD", "1").strip().lower() in {"0", "false", "no", "off"}

@@ -67,7 +67,7 @@ def render_markdown() -> str:
 
 def render_text() -> str:
     def table(header, rows):
-        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in rows])
 

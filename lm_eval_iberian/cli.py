@@ -1,4 +1,4 @@
-"""``lm-eval-iberian`` command line: task listing and the offline data mirror."""
+"""``lm-eval-iberian`` command line: task listing, the offline data mirror, the demo."""
 
 import argparse
 import os
@@ -51,6 +51,13 @@ def _cmd_demo_path(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from lm_eval_iberian.demo import run_demo
+
+    run_demo(args.out, limit=args.limit)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lm-eval-iberian", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tasks", help="print the include path and the table of iberian_* tasks and groups")
     p.add_argument("--markdown", action="store_true", help="print Markdown tables (as in the README)")
     p.set_defaults(func=_cmd_tasks)
+
+    p = sub.add_parser("demo", help="evaluate every iberian_* group offline on a tiny model and the demo mirror")
+    p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
+    p.add_argument("--limit", type=int, default=4, help="documents per task (default: 4)")
+    p.set_defaults(func=_cmd_demo)
 
     data = sub.add_parser("data", help="offline data mirror for compute nodes without internet")
     dsub = data.add_subparsers(dest="data_command", required=True)

@@ -1,0 +1,76 @@
+"""Session fixtures: offline environment, network guard, tiny models, demo mirror."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+NETGUARD_DIR = Path(__file__).parent / "_netguard"
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+# Offline before anything imports huggingface_hub / datasets.
+os.environ.update(OFFLINE_ENV)
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(NETGUARD_DIR))
+import sitecustomize as _netguard  # noqa: E402,F401  (installs the socket guard in this process)
+
+sys.path.remove(str(NETGUARD_DIR))
+
+from lm_eval_iberian import demo_data_dir  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def demo_mirror() -> str:
+    return demo_data_dir()
+
+
+@pytest.fixture(autouse=True)
+def _use_demo_mirror(monkeypatch, demo_mirror):
+    """Every test reads the demo mirror unless it sets IBERIAN_DATA_DIR itself."""
+    monkeypatch.setenv("IBERIAN_DATA_DIR", demo_mirror)
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer():
+    from lm_eval_iberian.testing import build_tiny_tokenizer
+
+    return build_tiny_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory, tiny_tokenizer) -> Path:
+    """Llama-style tiny model with an untied lm_head."""
+    from lm_eval_iberian.testing import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_llama"), "llama", seed=0, tokenizer=tiny_tokenizer)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3(tmp_path_factory, tiny_tokenizer) -> Path:
+    """Qwen3-style tiny model with lm_head tied to the embeddings."""
+    from lm_eval_iberian.testing import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny_qwen3"), "qwen3", seed=1, tokenizer=tiny_tokenizer)
+
+
+@pytest.fixture(scope="session")
+def tiny_hflm(tiny_llama):
+    """One lm-eval HFLM on the tiny Llama, shared by the end-to-end tests."""
+    from lm_eval.models.huggingface import HFLM
+
+    return HFLM(pretrained=str(tiny_llama), device="cpu", batch_size=16, max_length=2048)
+
+
+@pytest.fixture(scope="session")
+def subprocess_env():
+    """Builds the environment for subprocesses: offline, network-guarded, demo mirror."""
+
+    def make(**extra: str) -> dict[str, str]:
+        env = dict(os.environ, **OFFLINE_ENV)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(NETGUARD_DIR), env.get("PYTHONPATH")]))
+        env["IBERIAN_DATA_DIR"] = demo_data_dir()
+        env.update(extra)
+        return env
+
+    return make
