@@ -39,6 +39,7 @@ def run_demo(out_dir: str | Path, limit: int = 4) -> dict:
         model=lm,
         tasks=DEMO_TASKS,
         limit=limit,
+        bootstrap_iters=0,  # no stderr: bootstrapping mcc/BLEU would dominate the demo's time
         gen_kwargs="max_gen_toks=32",
         task_manager=TaskManager(include_path=tasks_path()),
     )

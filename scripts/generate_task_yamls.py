@@ -46,10 +46,23 @@ def main() -> None:
             f"dataset_name: eu_{cfg}\n"
             f"dataset_kwargs:\n  iberian_source: HiTZ/EusExams\n  iberian_configs: [eu_{cfg}]\n  iberian_splits: [test]\n",
         )
-    members = "".join(f"  - iberian_eus_exams_eu_{cfg}\n" for cfg in EUS_EXAMS_EU)
+    configs = ", ".join(f"eu_{cfg}" for cfg in EUS_EXAMS_EU)
     write(
         TASKS / "eus_exams" / "iberian_eus_exams_eu.yaml",
-        "group: iberian_eus_exams_eu\n"
+        "# All 29 Basque EusExams configs as ONE task: accuracy over all questions, few-shot\n"
+        "# examples drawn from the pooled questions. One task (not a group) because lm-eval\n"
+        "# 0.4.13 averages a group over all its leaf tasks: as a subgroup of iberian_eu the\n"
+        "# 29 exams would outweigh the other benchmarks 29 to 7. Per-exam tasks (lm-eval's\n"
+        "# eus_exams_eu_*, per-exam few-shot) are in the group iberian_eus_exams_eu_by_exam.\n"
+        "include: _eus_exams_eu_template\n"
+        "task: iberian_eus_exams_eu\n"
+        "dataset_name: null\n"
+        f"dataset_kwargs:\n  iberian_source: HiTZ/EusExams\n  iberian_configs: [{configs}]\n  iberian_splits: [test]\n",
+    )
+    members = "".join(f"  - iberian_eus_exams_eu_{cfg}\n" for cfg in EUS_EXAMS_EU)
+    write(
+        TASKS / "eus_exams" / "iberian_eus_exams_eu_by_exam.yaml",
+        "group: iberian_eus_exams_eu_by_exam\n"
         f"task:\n{members}"
         "# Accuracy over all EusExams questions (larger exams weigh more).\n"
         "aggregate_metric_list:\n  - metric: acc\n    aggregation: mean\n    weight_by_size: true\n"

@@ -27,3 +27,24 @@ def bertaqa_global(dataset: datasets.Dataset) -> datasets.Dataset:
 
 def bertaqa_local(dataset: datasets.Dataset) -> datasets.Dataset:
     return _bertaqa_subset(dataset, BERTAQA_LOCAL)
+
+
+def parafrases_gl_docs(dataset: datasets.Dataset) -> datasets.Dataset:
+    """Cleaning of lm-eval's ``parafrases_gl``, which cannot be imported with transformers 5.
+
+    lm-eval 0.4.13's ``galician_bench/utils.py`` imports ``transformers.data.metrics``
+    (removed in transformers 5), so its ``process_docs_paraphrases`` is unusable.
+    Same behaviour: drop rows with an empty sentence, detokenize both sentences,
+    remove one final ``.``/``,``/``;`` from the first and lower-case the first
+    letter of the paraphrase (it follows "verdadeiro? Si, ...").
+    """
+    from lm_eval.utils import general_detokenize
+
+    def clean(doc: dict) -> dict:
+        first = general_detokenize(doc["Frase"]).strip()
+        if first.endswith((".", ",", ";")):
+            first = first[:-1]
+        second = general_detokenize(doc["Paráfrase"]).strip()
+        return {**doc, "Frase": first, "Paráfrase": second[:1].lower() + second[1:]}
+
+    return dataset.filter(lambda doc: doc["Frase"] not in (None, "") and doc["Paráfrase"] not in (None, "")).map(clean)

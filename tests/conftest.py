@@ -19,16 +19,13 @@ sys.path.remove(str(NETGUARD_DIR))
 
 from lm_eval_iberian import demo_data_dir  # noqa: E402
 
+# Every test reads the demo mirror unless it sets IBERIAN_DATA_DIR itself (monkeypatch).
+os.environ["IBERIAN_DATA_DIR"] = demo_data_dir()
+
 
 @pytest.fixture(scope="session")
 def demo_mirror() -> str:
     return demo_data_dir()
-
-
-@pytest.fixture(autouse=True)
-def _use_demo_mirror(monkeypatch, demo_mirror):
-    """Every test reads the demo mirror unless it sets IBERIAN_DATA_DIR itself."""
-    monkeypatch.setenv("IBERIAN_DATA_DIR", demo_mirror)
 
 
 @pytest.fixture(scope="session")

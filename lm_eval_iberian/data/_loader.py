@@ -40,9 +40,22 @@ def _dataset(rows: list[dict[str, Any]]) -> datasets.Dataset:
 
 
 def load_task_dataset(**kwargs: Any) -> datasets.DatasetDict:
-    """Rows of one dataset config, one ``Dataset`` per split the task reads."""
-    source, (config,), splits = kwargs[SOURCE_KEY], kwargs[CONFIGS_KEY], kwargs[SPLITS_KEY]
-    return datasets.DatasetDict({split: _dataset(_rows(SplitRef(source, config, split))) for split in splits})
+    """Rows of a dataset, one ``Dataset`` per split the task reads.
+
+    With several configs the rows are concatenated in the listed order and each
+    row gets an ``iberian_config`` column naming the config it came from.
+    """
+    source, configs, splits = kwargs[SOURCE_KEY], kwargs[CONFIGS_KEY], kwargs[SPLITS_KEY]
+    if len(configs) == 1:
+        return datasets.DatasetDict({split: _dataset(_rows(SplitRef(source, configs[0], split))) for split in splits})
+    return datasets.DatasetDict(
+        {
+            split: _dataset(
+                [{**row, "iberian_config": config} for config in configs for row in _rows(SplitRef(source, config, split))]
+            )
+            for split in splits
+        }
+    )
 
 
 def load_flores_pair(**kwargs: Any) -> datasets.DatasetDict:

@@ -59,7 +59,7 @@ def test_demo_mirror_has_enough_rows_for_five_shots(demo_mirror):
         rows = ds[pool]
         if name.startswith("iberian_bertaqa_"):
             part = "Gai orokorrak" if name.endswith("_global") else "Euskal gaiak"
-            rows = rows.filter(lambda d: d["group"] == part)
+            rows = rows.filter(lambda d, part=part: d["group"] == part)
         assert len(rows) >= need, (name, pool, len(rows))
 
 
@@ -67,9 +67,10 @@ def test_expand_groups_to_leaves():
     assert expand(["iberian_ca"]) == [
         "iberian_belebele_cat_Latn", "iberian_catcola", "iberian_openbookqa_ca", "iberian_xstorycloze_ca",
     ]  # fmt: skip
-    assert len(expand(["iberian_eus_exams_eu"])) == 29
+    assert len(expand(["iberian_eus_exams_eu_by_exam"])) == 29
+    assert expand(["iberian_eus_exams_eu"]) == ["iberian_eus_exams_eu"]
     assert len(expand(["iberian_mt"])) == 14
-    assert len(expand(["iberian_all", "iberian_mt"])) == len(leaf_tasks()) == 68
+    assert len(expand(["iberian_all", "iberian_mt", "iberian_eus_exams_eu_by_exam"])) == len(leaf_tasks()) == 69
     with pytest.raises(KeyError, match="unknown task or group 'eus_trivia'.*lm-eval-iberian tasks"):
         expand(["eus_trivia"])
 
