@@ -143,3 +143,14 @@ def test_stock_lm_eval_cli_runs_plugin_task_with_plugin_model(subprocess_env, pl
     }  # fmt: skip
     assert 0.0 <= data["results"]["iberian_ca"]["acc,none"] <= 1.0
     assert data["config"]["model"] == "iberian-probe"
+
+
+@pytest.mark.slow
+def test_stock_lm_eval_ls_lists_every_plugin_task(subprocess_env):
+    from lm_eval_iberian.data import groups, leaf_tasks
+
+    lm_eval = Path(PY).with_name("lm_eval")
+    proc = subprocess.run([str(lm_eval), "ls", "tasks"], env=subprocess_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in [*leaf_tasks(), *groups()]:
+        assert name in proc.stdout, name

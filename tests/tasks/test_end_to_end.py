@@ -150,3 +150,23 @@ def test_chat_template_and_multiturn_fewshot_as_the_paper_ran_instruct_models(ti
     prompt = out["samples"]["iberian_belebele_spa_Latn"][0]["arguments"][0][0]
     assert prompt.count("<|im_start|>user") == 6  # 5 few-shot turns + the question
     assert prompt.rstrip().endswith("<|im_start|>assistant")
+
+
+def test_missing_mirror_split_fails_the_evaluation_with_one_clear_error(tiny_hflm, tmp_path, demo_mirror, monkeypatch):
+    import shutil
+
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    from lm_eval_iberian.data import MirrorError
+
+    mirror = tmp_path / "mirror"
+    shutil.copytree(demo_mirror, mirror)
+    (mirror / "nbel" / "EsCoLA" / "default" / "train.jsonl").unlink()
+    monkeypatch.setenv("IBERIAN_DATA_DIR", str(mirror))
+    with pytest.raises(MirrorError) as err:
+        lm_eval.simple_evaluate(
+            model=tiny_hflm, tasks=["iberian_escola"], limit=1, task_manager=TaskManager(include_path=tasks_path())
+        )
+    assert "nbel/EsCoLA [default] train" in str(err.value)
+    assert f"lm-eval-iberian data pull --dest {mirror} --datasets nbel/EsCoLA" in str(err.value)
