@@ -71,3 +71,18 @@ def subprocess_env():
         return env
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_families(tmp_path_factory, tiny_tokenizer) -> dict[str, dict[str, Path]]:
+    """base / instruct / expert triplets of one architecture each: llama (untied), qwen3 (tied)."""
+    from lm_eval_iberian.testing import build_tiny_model
+
+    root = tmp_path_factory.mktemp("families")
+    return {
+        arch: {
+            role: build_tiny_model(root / f"{arch}-{role}", arch, seed=seed, tokenizer=tiny_tokenizer)
+            for role, seed in (("base", 10), ("instruct", 11), ("expert", 12))
+        }
+        for arch in ("llama", "qwen3")
+    }

@@ -1,0 +1,89 @@
+"""``--model merged``: lm-eval's HFLM on a model merged in memory from a recipe."""
+
+import inspect
+from typing import Any
+
+from lm_eval.models.huggingface import HFLM
+
+from lm_eval_iberian.merge._errors import RecipeError
+from lm_eval_iberian.merge._recipe import RECIPE_KEYS, MergeRecipe, method_parameter_names
+
+_HFLM_ARGS = frozenset(p for p in inspect.signature(HFLM.__init__).parameters if p not in {"self", "kwargs", "pretrained"})
+# Ours, not HFLM's and not part of the recipe itself.
+_OWN_ARGS = frozenset({"recipe", "save_merged", "allow_pickle", "merge_device"})
+
+
+def split_model_args(args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Model args -> (recipe args, our options, HFLM args). Unknown keys are an error, never dropped."""
+    method = args.get("method")
+    if args.get("recipe") is not None and method is not None:
+        raise RecipeError("pass either recipe=PATH (a mergekit YAML) or method=/models= (inline), not both")
+    params = set(method_parameter_names(str(method))) if method is not None else set()
+    recipe_args, own, hflm = {}, {}, {}
+    for key, value in args.items():
+        if key in _OWN_ARGS:
+            own[key] = value
+        elif key in RECIPE_KEYS - {"dtype"} or key in params:
+            recipe_args[key] = value
+        elif key in _HFLM_ARGS:
+            hflm[key] = value
+        else:
+            hint = f" merge parameters of {method}: {', '.join(sorted(params))};" if method else ""
+            raise RecipeError(
+                f"unknown model argument {key!r} for --model merged;{hint} recipe keys: {', '.join(sorted(RECIPE_KEYS | _OWN_ARGS))}; "
+                "other keys go to lm-eval's HFLM (batch_size, max_length, device, ...)"
+            )
+    if "seed" in recipe_args and args.get("recipe") is not None:
+        own["seed"] = recipe_args.pop("seed")
+    return recipe_args, own, hflm
+
+
+class MergedLM(HFLM):
+    """HFLM whose model is merged from a recipe straight into device memory.
+
+    ``dtype`` is the merged model's dtype (default: the recipe's ``out_dtype``/``dtype``);
+    ``tokenizer`` defaults to the instruct model's (the last listed model with a chat template).
+    Every other HFLM argument passes through unchanged.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        from lm_eval_iberian.merge._model import merge_model, save_merged
+
+        dtype = kwargs.pop("dtype", None)
+        if dtype == "auto":
+            dtype = None
+        recipe_args, own, hflm = split_model_args(kwargs)
+        if own.get("recipe") is not None:
+            seed = own.get("seed")
+            recipe = MergeRecipe.from_yaml(own["recipe"], seed=None if seed is None else int(seed))
+        elif recipe_args:
+            recipe = MergeRecipe.from_inline(recipe_args)
+        else:
+            raise RecipeError("--model merged needs recipe=PATH or method=NAME,models=A@W+B@W (see the README)")
+        device = own.get("merge_device") or hflm.get("device") or ("cuda" if _cuda() else "cpu")
+        tokenizer = hflm.pop("tokenizer", None)
+        model, tok = merge_model(
+            recipe, device=device, dtype=dtype, tokenizer=tokenizer, allow_pickle=bool(own.get("allow_pickle", False))
+        )
+        if own.get("save_merged"):
+            save_merged(model, tok, own["save_merged"])
+        self.merge_summary = model.merge_summary
+        hflm.pop("device", None)  # taken from the model
+        super().__init__(pretrained=model, tokenizer=tok, **hflm)
+
+    def get_model_info(self) -> dict:
+        info = {
+            "model_name": f"merged:{self.merge_summary.method}:{self.merge_summary.info['merge_recipe_sha256'][:12]}",
+            "model_num_parameters": self._model.num_parameters(),
+            "model_dtype": str(self._model.dtype),
+            "merge_seconds": round(self.merge_summary.seconds, 2),
+            "merge_peak_memory_gb": round(self.merge_summary.peak_memory_gb, 3),
+        }
+        info.update(self.merge_summary.info)
+        return info
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

@@ -1,0 +1,164 @@
+"""A merged Hugging Face model in device memory, built tensor by tensor from the stream."""
+
+import json
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lm_eval_iberian.merge._errors import RecipeError
+from lm_eval_iberian.merge._recipe import MergeRecipe
+from lm_eval_iberian.merge._stream import MergePlan, plan_merge, stream_merged_tensors
+from lm_eval_iberian.merge._validate import ResolvedRecipe, validate_recipe
+
+_LM_HEAD = "lm_head.weight"
+
+
+@dataclass
+class MergeSummary:
+    """What a merge did, for logs and for lm-eval's results."""
+
+    method: str
+    inputs: list[str]
+    seconds: float
+    peak_memory_gb: float
+    memory_kind: str
+    tensors: int
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def line(self) -> str:
+        return (
+            f"merged {self.method} of {len(self.inputs)} models ({', '.join(self.inputs)}): {self.tensors} tensors "
+            f"in {self.seconds:.1f}s, peak {self.memory_kind} {self.peak_memory_gb:.2f} GB"
+        )
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    out = {}
+    for dist in ("lm-eval-iberian", "mergekit", "lm_eval", "torch", "transformers", "safetensors"):
+        try:
+            out[dist] = version(dist)
+        except Exception:
+            out[dist] = "not installed"
+    return out
+
+
+def merge_info(plan: MergePlan) -> dict[str, Any]:
+    """Recipe, its hash, inputs' revisions or file hashes, seed and versions: enough to re-run."""
+    recipe = plan.resolved.recipe
+    return {
+        "merge_recipe": recipe.to_dict(),
+        "merge_recipe_source": recipe.source,
+        "merge_recipe_sha256": recipe.content_hash(),
+        "merge_seed": plan.seed,
+        "merge_inputs": plan.resolved.provenance(),
+        "merge_tokenizer": str(plan.resolved.tokenizer_dir),
+        "merge_versions": _versions(),
+    }
+
+
+def _build_empty_model(config, device: torch.device, dtype: torch.dtype):
+    """The target architecture with uninitialised weights allocated on ``device`` (no random init)."""
+    from transformers import AutoModelForCausalLM
+    from transformers.initialization import no_init_weights
+
+    with torch.device(device), no_init_weights():
+        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    return model.eval().requires_grad_(False)
+
+
+def _peak_memory(device: torch.device) -> tuple[float, str]:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30, f"{device} allocated"
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return kb * (1 if sys.platform != "darwin" else 1 / 1024) / 2**20, "process RSS"
+
+
+def build_merged_model(plan: MergePlan, device: str | torch.device = "cpu", dtype: str | torch.dtype | None = None):
+    """Allocate the merged model on ``device`` and fill it from :func:`stream_merged_tensors`."""
+    device = torch.device(device)
+    out_dtype = plan.output_dtype(dtype)
+    config = plan.out_config
+    planned = set(plan.names)
+    # Mixed tied/untied inputs make mergekit produce an lm_head: the merged model is untied.
+    if _LM_HEAD in planned and getattr(config, "tie_word_embeddings", False):
+        config.tie_word_embeddings = False
+    if _LM_HEAD not in planned and not getattr(config, "tie_word_embeddings", False):
+        config.tie_word_embeddings = True  # every input was tied: so is the output
+    model = _build_empty_model(config, device, out_dtype)
+    params = dict(model.named_parameters(remove_duplicate=False))
+    buffers = dict(model.named_buffers())
+    filled: set[str] = set()
+    with torch.no_grad():
+        for name, tensor in stream_merged_tensors(plan, device, out_dtype):
+            target = params.get(name, buffers.get(name))
+            if target is None:
+                raise RuntimeError(f"merged tensor {name} has no place in {type(model).__name__}")
+            if target.shape != tensor.shape:
+                raise RuntimeError(f"merged tensor {name} has shape {list(tensor.shape)}, the model wants {list(target.shape)}")
+            target.copy_(tensor)
+            filled.add(name)
+            del tensor
+    if config.tie_word_embeddings:
+        model.tie_weights()
+    # A tied weight shares storage with a filled one.
+    filled_storage = {params[n].data_ptr() for n in filled if n in params}
+    params = dict(model.named_parameters(remove_duplicate=False))
+    missing = sorted(n for n, p in params.items() if n not in filled and p.data_ptr() not in filled_storage)
+    if missing:
+        raise RuntimeError(f"the merge left these weights unset: {missing[:10]}")
+    return model
+
+
+def merge_model(
+    recipe: MergeRecipe | ResolvedRecipe,
+    device: str | torch.device = "cpu",
+    dtype: str | torch.dtype | None = None,
+    tokenizer: str | None = None,
+    allow_pickle: bool = False,
+    verbose: bool = True,
+):
+    """Merge ``recipe`` straight into memory on ``device``; return ``(model, tokenizer)``.
+
+    ``model.merge_summary`` holds a :class:`MergeSummary` (with the provenance in ``.info``).
+    """
+    from transformers import AutoTokenizer
+
+    t0 = time.perf_counter()
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    resolved = recipe if isinstance(recipe, ResolvedRecipe) else validate_recipe(recipe, allow_pickle, tokenizer)
+    plan = plan_merge(resolved)
+    model = build_merged_model(plan, device, dtype)
+    tok = AutoTokenizer.from_pretrained(str(resolved.tokenizer_dir))
+    peak, kind = _peak_memory(device)
+    summary = MergeSummary(
+        resolved.recipe.method, resolved.recipe.model_ids(), time.perf_counter() - t0, peak, kind, len(plan.names), merge_info(plan)
+    )
+    model.merge_summary = summary
+    if verbose:
+        print(summary.line(), file=sys.stderr)
+    return model, tok
+
+
+def save_merged(model, tokenizer, out_dir: str | Path) -> Path:
+    """Write the merged model (safetensors + config), tokenizer and recipe for reuse."""
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        raise RecipeError(f"save_merged={out} exists and is not empty; choose a new folder")
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    summary = getattr(model, "merge_summary", None)
+    if summary is not None:
+        import yaml
+
+        (out / "mergekit_config.yml").write_text(yaml.safe_dump(summary.info["merge_recipe"], sort_keys=False))
+        (out / "merge_provenance.json").write_text(json.dumps(summary.info, indent=1, default=str))
+    return out
