@@ -38,6 +38,27 @@ def split_model_args(args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     return recipe_args, own, hflm
 
 
+def recipe_from_model_args(args: dict[str, Any]) -> tuple[MergeRecipe, dict[str, Any], dict[str, Any]]:
+    """Model args -> (recipe, our options, HFLM args), raising RecipeError before anything is loaded."""
+    recipe_args, own, hflm = split_model_args(args)
+    if own.get("recipe") is not None:
+        seed = own.get("seed")
+        if seed is not None and not isinstance(seed, int):
+            raise RecipeError(f"seed={seed!r} must be an integer")
+        recipe = MergeRecipe.from_yaml(own["recipe"], seed=seed)
+    elif recipe_args:
+        recipe = MergeRecipe.from_inline(recipe_args)
+    else:
+        raise RecipeError("--model merged needs recipe=PATH or method=NAME,models=A@W+B@W (see the README)")
+    save_dir = own.get("save_merged")
+    if save_dir:
+        from pathlib import Path
+
+        if Path(save_dir).exists() and any(Path(save_dir).iterdir()):
+            raise RecipeError(f"save_merged={save_dir} exists and is not empty; choose a new folder")
+    return recipe, own, hflm
+
+
 class MergedLM(HFLM):
     """HFLM whose model is merged from a recipe straight into device memory.
 
@@ -52,14 +73,7 @@ class MergedLM(HFLM):
         dtype = kwargs.pop("dtype", None)
         if dtype == "auto":
             dtype = None
-        recipe_args, own, hflm = split_model_args(kwargs)
-        if own.get("recipe") is not None:
-            seed = own.get("seed")
-            recipe = MergeRecipe.from_yaml(own["recipe"], seed=None if seed is None else int(seed))
-        elif recipe_args:
-            recipe = MergeRecipe.from_inline(recipe_args)
-        else:
-            raise RecipeError("--model merged needs recipe=PATH or method=NAME,models=A@W+B@W (see the README)")
+        recipe, own, hflm = recipe_from_model_args(kwargs)
         device = own.get("merge_device") or hflm.get("device") or ("cuda" if _cuda() else "cpu")
         tokenizer = hflm.pop("tokenizer", None)
         model, tok = merge_model(

@@ -109,8 +109,13 @@ def inline_to_mergekit(args: dict[str, Any]) -> tuple[dict[str, Any], int | None
         if (value := args.pop(key, None)) is not None:
             config[key] = str(value)
     seed = args.pop("seed", None)
-    if seed is not None and not isinstance(parse_value(seed, "seed"), int):
-        raise RecipeError(f"seed={seed!r} must be an integer")
+    if seed is not None:
+        try:
+            seed = parse_value(seed, "seed")
+        except RecipeError:
+            seed = None if seed is None else str(seed)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise RecipeError(f"seed={seed!r} must be an integer")
     valid = {p.name for p in spec.parameters}
     params = {}
     for key, value in args.items():
