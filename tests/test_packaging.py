@@ -24,6 +24,8 @@ def test_wheel_exposes_only_lm_eval_iberian(tmp_path):
     assert "lm_eval_iberian/tasks/groups/iberian_eu.yaml" in names
     assert "lm_eval_iberian/tasks/flores/_flores_template" in names
     assert "lm_eval_iberian/merge_models/__init__.py" in names and "lm_eval_iberian/cpt/__init__.py" in names
+    assert "lm_eval_iberian/merge_models/qwen3_8b/eu_linear_w1.5.yml" in names
+    assert "[lm_eval.models]" in zipfile.ZipFile(wheel).read(f"{next(iter(dist_info))}/entry_points.txt").decode()
     yamls = [n for n in names if n.endswith(".yaml")]
     assert len(yamls) == len(list((ROOT / "tasks").rglob("*.yaml")))
     demo = [n for n in names if n.startswith("lm_eval_iberian/data/demo/")]

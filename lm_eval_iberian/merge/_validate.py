@@ -194,8 +194,8 @@ def _check_tokenizer(tokenizer_dir: Path, reference: InputModel) -> None:
         )
 
 
-def validate_recipe(recipe: MergeRecipe, allow_pickle: bool = False, tokenizer: str | None = None) -> ResolvedRecipe:
-    """Check a recipe from configs and safetensors headers only; raise RecipeError naming problem and fix."""
+def check_recipe_structure(recipe: MergeRecipe) -> None:
+    """The checks that need no model files: method, parameters, base model, input count."""
     config = recipe.config
     if config.tokenizer_source is not None or config.tokenizer is not None:
         raise RecipeError(
@@ -204,6 +204,12 @@ def validate_recipe(recipe: MergeRecipe, allow_pickle: bool = False, tokenizer: 
         )
     _check_parameters(recipe)
     _check_inputs_shape(recipe)
+
+
+def validate_recipe(recipe: MergeRecipe, allow_pickle: bool = False, tokenizer: str | None = None) -> ResolvedRecipe:
+    """Check a recipe from configs and safetensors headers only; raise RecipeError naming problem and fix."""
+    config = recipe.config
+    check_recipe_structure(recipe)
     inputs = {str(ref): resolve_input(ref, allow_pickle=allow_pickle) for ref in config.referenced_models()}
     reference = inputs[str(config.base_model)] if config.base_model is not None else next(iter(inputs.values()))
     _check_compatible(recipe, inputs, reference)
