@@ -64,7 +64,11 @@ def merge_info(plan: MergePlan) -> dict[str, Any]:
 
 
 def _build_empty_model(config, device: torch.device, dtype: torch.dtype):
-    """The target architecture with uninitialised weights allocated on ``device`` (no random init)."""
+    """The target architecture with uninitialised weights on ``device`` (no random init).
+
+    The weights' storage is allocated but never written: each one is replaced by its
+    merged tensor, so untouched pages never become resident memory.
+    """
     from transformers import AutoModelForCausalLM
     from transformers.initialization import no_init_weights
 
@@ -102,7 +106,9 @@ def build_merged_model(plan: MergePlan, device: str | torch.device = "cpu", dtyp
                 raise RuntimeError(f"merged tensor {name} has no place in {type(model).__name__}")
             if target.shape != tensor.shape:
                 raise RuntimeError(f"merged tensor {name} has shape {list(tensor.shape)}, the model wants {list(target.shape)}")
-            target.copy_(tensor)
+            # Hand the merged storage to the model instead of copying it: the empty
+            # storage allocated at construction is never touched, so never resident.
+            target.data = tensor.contiguous()
             filled.add(name)
             del tensor
     if config.tie_word_embeddings:
