@@ -143,6 +143,10 @@ def _has_chat_template(path: Path) -> bool:
 
 
 def _check_compatible(recipe: MergeRecipe, inputs: dict[str, InputModel], reference: InputModel) -> None:
+    # Tensor names and shapes are compared against a model whose safetensors headers we have
+    # (pickle inputs, allowed with allow_pickle, have none: mergekit checks them while loading).
+    with_headers = [m for m in inputs.values() if m.tensors]
+    tensors_ref = reference if reference.tensors else (with_headers[0] if with_headers else reference)
     for ref, model in inputs.items():
         if model.architecture != reference.architecture:
             raise RecipeError(
@@ -155,25 +159,25 @@ def _check_compatible(recipe: MergeRecipe, inputs: dict[str, InputModel], refere
                 f"vocabulary sizes differ: {reference.ref} has {vocab_a}, {ref} has {vocab_b}; the in-memory merge "
                 "needs one vocabulary (mergekit's tokenizer_source surgery is not supported): use models of one family"
             )
-        if not model.tensors:
-            continue  # pickle weights (allow_pickle): mergekit checks names while loading
-        names_ref = set(reference.tensors) - set(_TIED_ALIASES)
+        if not model.tensors or model is tensors_ref:
+            continue
+        names_ref = set(tensors_ref.tensors) - set(_TIED_ALIASES)
         names = set(model.tensors) - set(_TIED_ALIASES)
         if names != names_ref:
             only_ref, only = sorted(names_ref - names)[:5], sorted(names - names_ref)[:5]
             raise RecipeError(
-                f"tensor names differ between {reference.ref} and {ref} (only in the first: {only_ref}; only in the "
+                f"tensor names differ between {tensors_ref.ref} and {ref} (only in the first: {only_ref}; only in the "
                 f"second: {only}); the models must share one architecture and size"
             )
         for name in sorted(names):
-            a, b = reference.tensors[name], model.tensors[name]
+            a, b = tensors_ref.tensors[name], model.tensors[name]
             if a.shape != b.shape:
                 raise RecipeError(
-                    f"tensor {name} has shape {list(a.shape)} in {reference.ref} but {list(b.shape)} in {ref}; "
+                    f"tensor {name} has shape {list(a.shape)} in {tensors_ref.ref} but {list(b.shape)} in {ref}; "
                     "the models must have the same size"
                 )
             if b.dtype not in _FLOAT_DTYPES and a.dtype != b.dtype:
-                raise RecipeError(f"tensor {name} of {ref} has dtype {b.dtype}, {reference.ref} has {a.dtype}")
+                raise RecipeError(f"tensor {name} of {ref} has dtype {b.dtype}, {tensors_ref.ref} has {a.dtype}")
         for alias in _TIED_ALIASES:
             if alias not in model.tensors and not model.tied:
                 raise RecipeError(f"{ref} has no {alias} and does not tie it to the embeddings; the checkpoint is incomplete")
