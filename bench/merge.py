@@ -83,7 +83,10 @@ def child(mode: str, recipe_file: str, out_dir: str) -> None:
     baseline_kb = _rss_anon_kb()
     t0 = time.perf_counter()
     if mode == "ours":
-        model, _ = merge_model(MergeRecipe.from_yaml(recipe_file), device="cpu", verbose=False)
+        device = os.environ.get("BENCH_DEVICE", "cpu")
+        model, _ = merge_model(MergeRecipe.from_yaml(recipe_file), device=device, verbose=False)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
         n = sum(p.numel() * p.element_size() for p in model.parameters())
     elif mode == "mergekit":
         from transformers import AutoModelForCausalLM
@@ -155,11 +158,13 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=32768)
     parser.add_argument("--method", default="linear")
     parser.add_argument("--work", default=None, help="folder for the inputs (kept between runs); default: a temp dir")
+    parser.add_argument("--device", default="cpu", help="where (a) merges into, e.g. cuda:0 (peak memory is then host memory)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
+    os.environ["BENCH_DEVICE"] = args.device
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_merge_"))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
