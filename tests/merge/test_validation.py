@@ -7,20 +7,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lm_eval_iberian.merge import RecipeError, validate_recipe
-from lm_eval_iberian.merge._lm import recipe_from_model_args
+from lm_eval_iberian.merge import MergeRecipe, RecipeError, validate_recipe
 
 
-def _parse(arg_string: str) -> dict:
-    from lm_eval.utils import simple_parse_args_string
+def _fail(arg_string: str, *fragments: str) -> str:
+    """Through lm-eval's own entry point, as `lm_eval --model merged --model_args ...` does."""
+    from lm_eval.api.registry import get_model
 
-    return simple_parse_args_string(arg_string)
-
-
-def _fail(arg_string: str, *fragments: str, **kw) -> str:
     with pytest.raises(RecipeError) as err:
-        recipe, own, _ = recipe_from_model_args(_parse(arg_string))
-        validate_recipe(recipe, allow_pickle=bool(own.get("allow_pickle")), tokenizer=kw.get("tokenizer"))
+        get_model("merged").create_from_arg_string(arg_string, {"device": "cpu"})
     message = str(err.value)
     for fragment in fragments:
         assert fragment in message, (fragment, message)
@@ -105,8 +100,8 @@ def test_error_catalogue(tiny_families, bad_models, tmp_path):
 def test_tokenizer_errors(tiny_families, bad_models):
     llama = tiny_families["llama"]
     ok = f"method=linear,models={llama['expert']}@1.0+{llama['instruct']}@1.0"
-    _fail(ok, "neither a folder nor one of the recipe's models", tokenizer="some/other-model")
-    _fail(ok, "has no tokenizer files", tokenizer=str(bad_models["no_tokenizer"]))
+    _fail(ok + ",tokenizer=some/other-model", "neither a folder nor one of the recipe's models")
+    _fail(ok + f",tokenizer={bad_models['no_tokenizer']}", "has no tokenizer files")
 
 
 def test_yaml_recipe_errors(tiny_families, tmp_path):
@@ -133,8 +128,31 @@ def test_yaml_recipe_errors(tiny_families, tmp_path):
 
 def test_pickle_weights_are_allowed_when_asked(tiny_families, bad_models):
     fam = tiny_families["llama"]
-    recipe, own, _ = recipe_from_model_args(
-        _parse(f"method=linear,models={bad_models['pickle_only']}@1.0+{fam['instruct']}@1.0,allow_pickle=True")
-    )
-    resolved = validate_recipe(recipe, allow_pickle=bool(own["allow_pickle"]))
+    recipe = MergeRecipe.from_inline({"method": "linear", "models": f"{bad_models['pickle_only']}@1.0+{fam['instruct']}@1.0"})
+    with pytest.raises(RecipeError, match="allow_pickle=true"):
+        validate_recipe(recipe)
+    resolved = validate_recipe(recipe, allow_pickle=True)
     assert resolved.inputs[str(bad_models["pickle_only"])].tensors == {}
+
+
+def test_hub_ids_resolve_from_the_offline_cache(tiny_families, tmp_path, monkeypatch):
+    """A hub id is read from the Hugging Face cache (HF_HUB_OFFLINE=1): the real snapshot code path."""
+    import huggingface_hub.constants as hf_constants
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    hub = tmp_path / "hub"
+    for role in ("expert", "instruct"):
+        repo = hub / f"models--TinyOrg--tiny-{role}"
+        shutil.copytree(tiny_families["llama"][role], repo / "snapshots" / commit)
+        (repo / "refs").mkdir()
+        (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(hub))
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    recipe = MergeRecipe.from_inline({"method": "linear", "models": "TinyOrg/tiny-expert@1.0+TinyOrg/tiny-instruct@1.0"})
+    resolved = validate_recipe(recipe)
+    assert [p["revision"] for p in resolved.provenance()] == [commit, commit]
+    assert resolved.tokenizer_dir.name == commit and "tiny-instruct" in str(resolved.tokenizer_dir)
+    from lm_eval_iberian.merge import merge_model
+
+    model, _ = merge_model(resolved, verbose=False)
+    assert model.merge_summary.info["merge_recipe"]["models"][0]["model"] == "TinyOrg/tiny-expert"
