@@ -76,10 +76,12 @@ def build_tiny_model(
     num_layers: int = 2,
     tokenizer=None,
     max_positions: int = 4096,
+    tie_embeddings: bool | None = None,
 ) -> Path:
     """Write a random tiny causal LM (+ tokenizer) to ``out_dir`` and return the folder.
 
-    ``arch="llama"`` has untied ``lm_head``; ``arch="qwen3"`` ties it to the embeddings.
+    ``arch="llama"`` has an untied ``lm_head`` (like Llama 3.1 8B), ``arch="qwen3"`` ties it
+    to the embeddings (like Qwen3 <= 4B); ``tie_embeddings`` overrides (e.g. Llama 3.2 1B is tied).
     """
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen3Config
@@ -98,9 +100,9 @@ def build_tiny_model(
         pad_token_id=tokenizer.pad_token_id,
     )
     if arch == "llama":
-        config = LlamaConfig(**common, tie_word_embeddings=False)
+        config = LlamaConfig(**common, tie_word_embeddings=bool(tie_embeddings))
     elif arch == "qwen3":
-        config = Qwen3Config(**common, head_dim=hidden_size // 4, tie_word_embeddings=True)
+        config = Qwen3Config(**common, head_dim=hidden_size // 4, tie_word_embeddings=tie_embeddings is not False)
     else:
         raise ValueError(f"arch must be 'llama' or 'qwen3', got {arch!r}")
     torch.manual_seed(seed)

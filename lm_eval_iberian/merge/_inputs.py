@@ -84,8 +84,9 @@ def _resolve_folder(model_path: str, revision: str | None) -> tuple[Path, str | 
         folder = snapshot_download(model_path, revision=revision, allow_patterns=_SNAPSHOT_PATTERNS)
     except LocalEntryNotFoundError:
         raise RecipeError(
-            f"model {model_path!r} is not in the local Hugging Face cache and the hub cannot be reached "
-            f"(offline node?); run `hf download {model_path}` where there is internet, with the same HF_HOME"
+            f"model {model_path!r}: no such local folder, and not in the local Hugging Face cache while the hub "
+            f"cannot be reached (offline node?); fix the path, or run `hf download {model_path}` where there is "
+            "internet, with the same HF_HOME"
         ) from None
     except HfHubHTTPError as exc:
         raise RecipeError(f"model {model_path!r}: the hub refused it ({exc}); check the id, the revision and your access") from None

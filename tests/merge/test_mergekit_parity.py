@@ -124,3 +124,17 @@ def test_mergekit_yaml_cli_on_an_unchanged_recipe_file(tiny_families, tmp_path):
     model, _ = merge_model(MergeRecipe.from_yaml(recipe_file, seed=0), verbose=False)
     for name, tensor in expected.items():
         assert torch.equal(model.state_dict()[name], tensor), name
+
+
+def test_tied_llama_like_llama_3_2_small(tmp_path, tiny_tokenizer):
+    from lm_eval_iberian.testing import build_tiny_model
+
+    fam = {r: build_tiny_model(tmp_path / r, "llama", seed=s, tokenizer=tiny_tokenizer, tie_embeddings=True)
+           for s, r in enumerate(("base", "instruct", "expert"))}  # fmt: skip
+    config = _recipe("task_arithmetic", fam)
+    expected = _mergekit_output(config, tmp_path / "mk", seed=0)
+    model, _ = merge_model(MergeRecipe.from_mergekit_dict(config), verbose=False)
+    assert "lm_head.weight" not in expected and model.config.tie_word_embeddings is True
+    assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
+    for name, tensor in expected.items():
+        assert torch.equal(model.state_dict()[name], tensor), name

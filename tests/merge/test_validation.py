@@ -80,7 +80,7 @@ def test_error_catalogue(tiny_families, bad_models, tmp_path):
         (f"method=linear,models={e}+{i}@1.0", ["models[0]", "has no 'weight'", "MODEL@1.0"]),
         (f"method=linear,models={e}@1.0+{e}@1.0", ["appears twice"]),
         (f"method=linear,models=/nope/model@1.0+{i}@1.0", ["'/nope/model': no such folder"]),
-        (f"method=linear,models=NoSuchOrg/no-such-model@1.0+{i}@1.0", ["not in the local Hugging Face cache", "hf download NoSuchOrg/no-such-model"]),
+        (f"method=linear,models=NoSuchOrg/no-such-model@1.0+{i}@1.0", ["no such local folder, and not in the local Hugging Face cache", "hf download NoSuchOrg/no-such-model"]),
         (f"method=linear,models={bad_models['no_config']}@1.0+{i}@1.0", ["has no config.json"]),
         (f"method=linear,models={bad_models['pickle_only']}@1.0+{i}@1.0", ["only pickle weights", "allow_pickle=true"]),
         (f"method=linear,models={bad_models['no_weights']}@1.0+{i}@1.0", ["no weights in"]),
