@@ -33,8 +33,14 @@ def split_model_args(args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
                 f"unknown model argument {key!r} for --model merged;{hint} recipe keys: {', '.join(sorted(RECIPE_KEYS | _OWN_ARGS))}; "
                 "other keys go to lm-eval's HFLM (batch_size, max_length, device, ...)"
             )
-    if "seed" in recipe_args and args.get("recipe") is not None:
-        own["seed"] = recipe_args.pop("seed")
+    if args.get("recipe") is not None:
+        if "seed" in recipe_args:
+            own["seed"] = recipe_args.pop("seed")
+        if recipe_args:
+            raise RecipeError(
+                f"with recipe=PATH, {', '.join(sorted(recipe_args))} belong in the YAML file; edit the recipe "
+                "(or use the inline form without recipe=)"
+            )
     return recipe_args, own, hflm
 
 

@@ -89,6 +89,7 @@ def test_error_catalogue(tiny_families, bad_models, tmp_path):
         (f"method=linear,models={bad_models['wider']}@1.0+{i}@1.0", ["has shape", "same size"]),
         (f"method=linear,models={bad_models['missing_tensor']}@1.0+{i}@1.0", ["tensor names differ", "model.layers.1.mlp.up_proj.weight"]),
         (f"recipe={tmp_path}/missing.yml", ["no such file"]),
+        (f"recipe={tmp_path}/r.yml,base={b}", ["with recipe=PATH, base belong in the YAML file"]),
         (f"method=linear,models={ok_models},save_merged={tmp_path}", ["exists and is not empty"]),
     ]
     (tmp_path / "keep").write_text("x")  # makes save_merged target non-empty
