@@ -142,7 +142,7 @@ def run_child(mode: str, recipe_file: Path, out_dir: Path) -> dict:
     return result
 
 
-def drop_page_cache_hint(paths: dict[str, Path]) -> None:
+def warm_page_cache(paths: dict[str, Path]) -> None:
     """Warm the page cache for every variant alike (we cannot drop it without root tricks)."""
     for folder in paths.values():
         for file in folder.glob("*.safetensors"):
@@ -174,7 +174,7 @@ def main() -> None:
 
     recipe_file = work / f"{args.method}.yml"
     recipe_file.write_text(yaml.safe_dump(_recipe(paths, args.method)))
-    drop_page_cache_hint(paths)
+    warm_page_cache(paths)
     results = {}
     for mode in ("floor", "ours", "mergekit"):
         out_dir = work / f"out_{mode}"

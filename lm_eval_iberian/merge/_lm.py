@@ -56,12 +56,10 @@ def recipe_from_model_args(args: dict[str, Any]) -> tuple[MergeRecipe, dict[str,
         recipe = MergeRecipe.from_inline(recipe_args)
     else:
         raise RecipeError("--model merged needs recipe=PATH or method=NAME,models=A@W+B@W (see the README)")
-    save_dir = own.get("save_merged")
-    if save_dir:
-        from pathlib import Path
+    if own.get("save_merged"):
+        from lm_eval_iberian.merge._model import check_save_dir
 
-        if Path(save_dir).exists() and any(Path(save_dir).iterdir()):
-            raise RecipeError(f"save_merged={save_dir} exists and is not empty; choose a new folder")
+        check_save_dir(own["save_merged"])  # before the merge, not after it
     return recipe, own, hflm
 
 

@@ -134,8 +134,6 @@ def merge_model(
 
     ``model.merge_summary`` holds a :class:`MergeSummary` (with the provenance in ``.info``).
     """
-    from transformers import AutoTokenizer
-
     t0 = time.perf_counter()
     device = torch.device(device)
     if device.type == "cuda":
@@ -143,7 +141,7 @@ def merge_model(
     resolved = recipe if isinstance(recipe, ResolvedRecipe) else validate_recipe(recipe, allow_pickle, tokenizer)
     plan = plan_merge(resolved)
     model = build_merged_model(plan, device, dtype)
-    tok = AutoTokenizer.from_pretrained(str(resolved.tokenizer_dir))
+    tok = resolved.tokenizer
     peak, kind = _peak_memory(device)
     summary = MergeSummary(
         resolved.recipe.method, resolved.recipe.model_ids(), time.perf_counter() - t0, peak, kind, len(plan.names), merge_info(plan)
@@ -154,11 +152,17 @@ def merge_model(
     return model, tok
 
 
-def save_merged(model, tokenizer, out_dir: str | Path) -> Path:
-    """Write the merged model (safetensors + config), tokenizer and recipe for reuse."""
+def check_save_dir(out_dir: str | Path) -> Path:
+    """The folder ``save_merged`` may write to: new or empty."""
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise RecipeError(f"save_merged={out} exists and is not empty; choose a new folder")
+    return out
+
+
+def save_merged(model, tokenizer, out_dir: str | Path) -> Path:
+    """Write the merged model (safetensors + config), tokenizer and recipe for reuse."""
+    out = check_save_dir(out_dir)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     summary = getattr(model, "merge_summary", None)

@@ -21,6 +21,7 @@ class ResolvedRecipe:
     reference: InputModel  # base model, else the first model: architecture and config come from it
     tokenizer_dir: Path
     local_config: Any  # the mergekit configuration with every model replaced by its local folder
+    tokenizer: Any = None  # the tokenizer loaded from tokenizer_dir while validating
 
     def provenance(self) -> list[dict[str, Any]]:
         return [m.provenance() for m in self.inputs.values()]
@@ -183,7 +184,7 @@ def _check_compatible(recipe: MergeRecipe, inputs: dict[str, InputModel], refere
                 raise RecipeError(f"{ref} has no {alias} and does not tie it to the embeddings; the checkpoint is incomplete")
 
 
-def _check_tokenizer(tokenizer_dir: Path, reference: InputModel) -> None:
+def _load_checked_tokenizer(tokenizer_dir: Path, reference: InputModel):
     files = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
     if not any((tokenizer_dir / f).is_file() for f in files):
         raise RecipeError(f"{tokenizer_dir} has no tokenizer files; pass tokenizer=MODEL_OR_FOLDER")
@@ -196,6 +197,7 @@ def _check_tokenizer(tokenizer_dir: Path, reference: InputModel) -> None:
             f"the tokenizer in {tokenizer_dir} has {len(tok)} tokens but the models' embeddings have {vocab} rows; "
             "use the tokenizer of one of the merged models (tokenizer=)"
         )
+    return tok
 
 
 def check_recipe_structure(recipe: MergeRecipe) -> None:
@@ -218,5 +220,5 @@ def validate_recipe(recipe: MergeRecipe, allow_pickle: bool = False, tokenizer: 
     reference = inputs[str(config.base_model)] if config.base_model is not None else next(iter(inputs.values()))
     _check_compatible(recipe, inputs, reference)
     tokenizer_dir = _choose_tokenizer_dir(recipe, inputs, tokenizer)
-    _check_tokenizer(tokenizer_dir, reference)
-    return ResolvedRecipe(recipe, inputs, reference, tokenizer_dir, _local_config(recipe, inputs))
+    tok = _load_checked_tokenizer(tokenizer_dir, reference)
+    return ResolvedRecipe(recipe, inputs, reference, tokenizer_dir, _local_config(recipe, inputs), tok)
