@@ -116,6 +116,48 @@ def main() -> None:
             "metadata:\n  version: 1.0\n",
         )
 
+    _ifeval()
+
+
+# IFEval: hub dataset (or the authors' pinned GitHub file) and split per language.
+IFEVAL_SOURCES = {
+    "en": ("google/IFEval", "default", "train"),
+    "es": ("BSC-LT/IFEval_es", "default", "test"),
+    "ca": ("projecte-aina/IFEval_ca", "default", "test"),
+    "eu": ("eneko98/Iber-IFEval", "eu", "test"),
+    "gl": ("eneko98/Iber-IFEval", "gl", "test"),
+}
+
+
+def _ifeval() -> None:
+    for variant, protocol, note in (
+        ("", "paper", "the paper's protocol: language:response_language left out"),
+        ("_full", "full", "every instruction, language:response_language included"),
+    ):
+        for lang, (source, config, split) in IFEVAL_SOURCES.items():
+            name = "null" if config == "default" else config
+            write(
+                TASKS / "ifeval" / f"iberian_ifeval_{lang}{variant}.yaml",
+                f"# IFEval ({lang}), {note}.\n"
+                "include: _ifeval_template\n"
+                f"task: iberian_ifeval_{lang}{variant}\n"
+                f"dataset_path: {source}\n"
+                f"dataset_name: {name}\n"
+                f"test_split: {split}\n"
+                f"dataset_kwargs:\n  iberian_source: {source}\n  iberian_configs: [{config}]\n"
+                f"  iberian_splits: [{split}]\n  iberian_ifeval_lang: {lang}\n  iberian_ifeval_protocol: {protocol}\n",
+            )
+        members = "".join(f"  - iberian_ifeval_{lang}{variant}\n" for lang in IFEVAL_SOURCES)
+        metrics = "".join(
+            f"  - metric: {m}\n    aggregation: mean\n    weight_by_size: false\n"
+            for m in ("prompt_level_strict_acc", "inst_level_strict_acc", "prompt_level_loose_acc", "inst_level_loose_acc")
+        )
+        write(
+            TASKS / "ifeval" / f"iberian_ifeval{variant}.yaml",
+            f"# IFEval in the five languages ({note}); unweighted mean over the languages.\n"
+            f"group: iberian_ifeval{variant}\ntask:\n{members}aggregate_metric_list:\n{metrics}metadata:\n  version: 1.0\n",
+        )
+
 
 if __name__ == "__main__":
     main()

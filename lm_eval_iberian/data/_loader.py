@@ -22,7 +22,8 @@ from lm_eval_iberian.data._catalog import CONFIGS_KEY, SOURCE_KEY, SPLITS_KEY, S
 from lm_eval_iberian.data._mirror import DATA_DIR_ENV, MirrorError, read_split
 
 
-def _rows(ref: SplitRef) -> list[dict[str, Any]]:
+def read_rows(ref: SplitRef) -> list[dict[str, Any]]:
+    """Rows of one split: from the mirror when ``IBERIAN_DATA_DIR`` is set, else from the hub."""
     root = os.environ.get(DATA_DIR_ENV)
     if root:
         if not os.path.isdir(root):
@@ -47,11 +48,11 @@ def load_task_dataset(**kwargs: Any) -> datasets.DatasetDict:
     """
     source, configs, splits = kwargs[SOURCE_KEY], kwargs[CONFIGS_KEY], kwargs[SPLITS_KEY]
     if len(configs) == 1:
-        return datasets.DatasetDict({split: _dataset(_rows(SplitRef(source, configs[0], split))) for split in splits})
+        return datasets.DatasetDict({split: _dataset(read_rows(SplitRef(source, configs[0], split))) for split in splits})
     return datasets.DatasetDict(
         {
             split: _dataset(
-                [{**row, "iberian_config": config} for config in configs for row in _rows(SplitRef(source, config, split))]
+                [{**row, "iberian_config": config} for config in configs for row in read_rows(SplitRef(source, config, split))]
             )
             for split in splits
         }
@@ -67,7 +68,7 @@ def load_flores_pair(**kwargs: Any) -> datasets.DatasetDict:
     source, (src, tgt), splits = kwargs[SOURCE_KEY], kwargs[CONFIGS_KEY], kwargs[SPLITS_KEY]
     out = {}
     for split in splits:
-        by_lang = {code: {row["id"]: row["text"] for row in _rows(SplitRef(source, code, split))} for code in (src, tgt)}
+        by_lang = {code: {row["id"]: row["text"] for row in read_rows(SplitRef(source, code, split))} for code in (src, tgt)}
         ids = sorted(by_lang[src])
         missing = sorted(set(ids) ^ set(by_lang[tgt]))
         if missing:

@@ -34,6 +34,18 @@ def _is_choices(v: Any) -> bool:
     )
 
 
+def _is_object_list(v: Any) -> bool:
+    # IFEval kwargs: a list of objects, or that list as JSON text (as some mirrors store it).
+    if isinstance(v, str):
+        import json
+
+        try:
+            v = json.loads(v)
+        except ValueError:
+            return False
+    return isinstance(v, list) and all(isinstance(x, dict) for x in v)
+
+
 def _is_optional_str(v: Any) -> bool:
     return v is None or isinstance(v, str)
 
@@ -43,18 +55,33 @@ _TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "str?": (_is_optional_str, "a string or null"),
     "int": (_is_int, "an integer"),
     "list[str]": (_is_str_list, "a list of strings"),
+    "list[object]": (_is_object_list, "a list of objects (or that list as JSON text)"),
     "choices": (_is_choices, 'an object {"text": [...], "label": [...]} of equal-length string lists'),
 }
 
 
 @dataclass(frozen=True)
+class PinnedFile:
+    """A dataset published as a file outside the hub, pinned to a commit and a hash."""
+
+    url: str
+    sha256: str
+    origin: str
+
+
+@dataclass(frozen=True)
 class DatasetSchema:
-    """Required fields (name -> type name in ``_TYPES``) plus whole-row checks."""
+    """Required fields (name -> type name in ``_TYPES``) plus whole-row checks.
+
+    ``pinned`` maps a config to the one file ``data pull`` downloads for it,
+    for datasets that are not on the hub.
+    """
 
     dataset: str
     fields: dict[str, str]
     checks: tuple[RowCheck, ...] = field(default_factory=tuple)
     access: str = "public"
+    pinned: dict[str, PinnedFile] = field(default_factory=dict)
 
     def row_problems(self, row: Row) -> list[str]:
         problems = []
@@ -135,6 +162,38 @@ _FLORES_PLUS_GATED = (
     "(`hf auth login` or HF_TOKEN) before `lm-eval-iberian data pull`"
 )
 
+_IFEVAL = {"key": "int", "prompt": "str", "instruction_id_list": "list[str]", "kwargs": "list[object]"}
+
+
+def _ifeval_lengths(row: Row) -> str | None:
+    kwargs = row["kwargs"]
+    if isinstance(kwargs, str):
+        import json
+
+        kwargs = json.loads(kwargs)
+    if len(kwargs) != len(row["instruction_id_list"]):
+        return f"{len(row['instruction_id_list'])} instruction ids but {len(kwargs)} kwargs objects"
+    return None
+
+
+# Basque and Galician IFEval exist only as the authors' files on GitHub.
+_IBER_IFEVAL_COMMITS = {
+    "eu": ("d361488de6ff5ba7c12f4a130cede18492856bef", "a437fdae2f92a749a125998bd727289420f2908b7729e96337b09df62ef555cf"),
+    "gl": ("174eaedf565dd8501c409db6b00c615ea25a51e7", "ea6768803ef42328308f30a6c74d5655dad16a636b2a60c6a884fab694f185a7"),
+}
+_IBER_IFEVAL = {
+    lang: PinnedFile(
+        url=f"https://raw.githubusercontent.com/eneko98/Iber-IFEval/{commit}/data/input_data.{lang}.jsonl",
+        sha256=sha,
+        origin=f"github:eneko98/Iber-IFEval@{commit}:data/input_data.{lang}.jsonl",
+    )
+    for lang, (commit, sha) in _IBER_IFEVAL_COMMITS.items()
+}
+_IBER_IFEVAL_ACCESS = (
+    "not on the hub: `data pull` downloads the authors' GitHub files pinned to a commit and checks their "
+    "sha256; the repository states no license, so check its terms before redistributing"
+)
+
 _SCHEMAS = [
     DatasetSchema("HiTZ/EusProficiency", _EUS_MC, (_answer_indexes_candidates,)),
     DatasetSchema("HiTZ/EusReading", {"context": "str", **_EUS_MC}, (_answer_indexes_candidates,)),
@@ -164,6 +223,12 @@ _SCHEMAS = [
     DatasetSchema("allenai/openbookqa", _OBQA, (_answer_key_in_labels,)),
     # Empty sentences exist upstream; lm-eval's process_docs drops them.
     DatasetSchema("proxectonos/parafrases_gl", {"Frase": "str?", "Paráfrase": "str?", "Avaliación": "int"}),
+    DatasetSchema("google/IFEval", _IFEVAL, (_ifeval_lengths,)),
+    DatasetSchema("BSC-LT/IFEval_es", _IFEVAL, (_ifeval_lengths,)),
+    DatasetSchema("projecte-aina/IFEval_ca", _IFEVAL, (_ifeval_lengths,)),
+    DatasetSchema(
+        "eneko98/Iber-IFEval", _IFEVAL, (_ifeval_lengths,), access=_IBER_IFEVAL_ACCESS, pinned=_IBER_IFEVAL
+    ),
     DatasetSchema("openlanguagedata/flores_plus", {"id": "int", "text": "str"}, access=_FLORES_PLUS_GATED),
 ]
 

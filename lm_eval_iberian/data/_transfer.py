@@ -7,7 +7,7 @@ from typing import Any
 
 from lm_eval_iberian.data._catalog import SplitRef, required_files
 from lm_eval_iberian.data._mirror import MirrorError, write_split
-from lm_eval_iberian.data._schemas import SCHEMAS, schema_for
+from lm_eval_iberian.data._schemas import SCHEMAS, PinnedFile, schema_for
 
 Log = Callable[[str], None]
 
@@ -43,6 +43,12 @@ def pull(
     written = []
     revisions: dict[str, str | None] = {}
     for ref in refs:
+        if schema_for(ref.dataset).pinned:
+            log(f"pull {ref}")
+            pinned = schema_for(ref.dataset).pinned[ref.config]
+            write_split(dest, ref, _download_pinned(pinned), f"{pinned.origin} sha256={pinned.sha256}")
+            written.append(ref)
+            continue
         if ref.dataset not in revisions:
             revisions[ref.dataset] = _hub_revision(ref.dataset)
         log(f"pull {ref}")
@@ -57,9 +63,28 @@ def pull(
     return written
 
 
+def _download_pinned(pinned: PinnedFile) -> list[dict[str, Any]]:
+    """Fetch a pinned JSON-lines file; refuse it unless its sha256 matches."""
+    import hashlib
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(pinned.url, timeout=60) as response:
+            payload = response.read()
+    except OSError as exc:
+        raise MirrorError(
+            f"could not download {pinned.url}: {exc}. On a machine without internet, fetch the file elsewhere "
+            "and import it with `lm-eval-iberian data add`"
+        ) from exc
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != pinned.sha256:
+        raise MirrorError(f"{pinned.url}: sha256 {digest} does not match the pinned {pinned.sha256}")
+    return [json.loads(line) for line in payload.decode("utf-8").splitlines() if line.strip()]
+
+
 def _decode_cells(rows: list[dict[str, Any]], dataset: str) -> list[dict[str, Any]]:
     """CSV has no lists or objects: decode JSON-looking cells where the schema wants one."""
-    structured = {k for k, t in schema_for(dataset).fields.items() if t in {"list[str]", "choices"}}
+    structured = {k for k, t in schema_for(dataset).fields.items() if t in {"list[str]", "list[object]", "choices"}}
     for row in rows:
         for key in structured & row.keys():
             if isinstance(row[key], str) and row[key][:1] in "[{":

@@ -1,0 +1,40 @@
+"""Where the IFEval tests find data that the repository does not ship."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+TESTS_DATA = Path(__file__).parent / "data"
+
+
+def shared_dir() -> Path | None:
+    """``$IBERIAN_SHARED_DIR`` or the workplace's ``shared/`` folder beside the checkout."""
+    env = os.environ.get("IBERIAN_SHARED_DIR")
+    candidates = [Path(env)] if env else []
+    candidates += [parent / "shared" for parent in Path(__file__).resolve().parents]
+    return next((c for c in candidates if (c / "data" / "ifeval").is_dir()), None)
+
+
+def published_file(lang: str) -> Path:
+    """The published IFEval prompt file of ``lang``; skips the test when it is not available."""
+    if lang == "en":
+        return TESTS_DATA / "input_data.en.jsonl"
+    shared = shared_dir()
+    if shared is None:
+        pytest.skip(
+            f"the published {lang} IFEval file is not in the repository (no license stated upstream); "
+            "set IBERIAN_SHARED_DIR to a folder with data/ifeval/input_data.<lang>.jsonl"
+        )
+    return shared / "data" / "ifeval" / f"input_data.{lang}.jsonl"
+
+
+def nltk_data_dir() -> Path:
+    shared = shared_dir()
+    path = shared / "data" / "nltk_data" if shared else None
+    if path is None or not (path / "tokenizers" / "punkt_tab" / "english").is_dir():
+        pytest.skip(
+            "lm-eval's own ifeval needs NLTK's English punkt_tab data; set IBERIAN_SHARED_DIR to a folder with "
+            "data/nltk_data/tokenizers/punkt_tab/english"
+        )
+    return path
