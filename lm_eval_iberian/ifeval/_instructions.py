@@ -9,7 +9,7 @@ implements them; what is language-specific comes from the
 deliberate differences from lm-eval's English checkers are listed in the README.
 """
 
-import collections
+import functools
 import json
 import re
 import unicodedata
@@ -19,8 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from lm_eval_iberian.ifeval._languages import LanguageProfile
-from lm_eval_iberian.ifeval._text import count_sentences, count_words, detect_language, word_tokens
+from lm_eval_iberian.ifeval._languages import PROFILES, LanguageProfile
+from lm_eval_iberian.ifeval._text import count_capital_words, count_sentences, count_words, detect_language
 
 Relation = Literal["less than", "at least"]
 PositiveInt = Annotated[StrictInt, Field(ge=0)]
@@ -112,7 +112,9 @@ def _forbidden_words(response: str, args: ForbiddenWordsArgs, ctx: CheckContext)
     text = _nfc(response)
     # Whole words only; lookarounds instead of \b so a word that starts or ends
     # with punctuation ("maleït sia!") still matches.
-    return not any(re.search(r"(?<!\w)" + _literal(w) + r"(?!\w)", text, flags=re.IGNORECASE) for w in args.forbidden_words)
+    return not any(
+        re.search(r"(?<!\w)" + _literal(w) + r"(?!\w)", text, flags=re.IGNORECASE) for w in args.forbidden_words
+    )
 
 
 class LetterFrequencyArgs(_Args):
@@ -121,17 +123,24 @@ class LetterFrequencyArgs(_Args):
     let_relation: Relation
 
 
-def _base_letter(char: str, profile: LanguageProfile) -> str:
-    if char in profile.distinct_letters or not profile.fold_accents:
-        return char
-    return unicodedata.normalize("NFD", char)[0]
+@functools.cache
+def _counted_as(letter: str, lang: str) -> frozenset[str]:
+    """Lower-case characters that count as ``letter`` in ``lang`` (itself plus accented forms)."""
+    profile = PROFILES[lang]
+    if not profile.fold_accents or letter in profile.distinct_letters:
+        return frozenset({letter})
+    accented = (chr(c) for c in range(0xC0, 0x250))  # Latin-1 Supplement .. Latin Extended-B
+    return frozenset(
+        {letter}
+        | {c for c in accented if c.islower() and c not in profile.distinct_letters and unicodedata.normalize("NFD", c)[0] == letter}
+    )
 
 
 @_register("keywords:letter_frequency", LetterFrequencyArgs)
 def _letter_frequency(response: str, args: LetterFrequencyArgs, ctx: CheckContext) -> bool:
-    letter = _nfc(args.letter).lower()
-    counts = collections.Counter(_base_letter(c, ctx.profile) for c in _nfc(response).lower())
-    return _compare(counts[letter], args.let_relation, args.let_frequency)
+    text = _nfc(response).lower()
+    count = sum(text.count(c) for c in _counted_as(_nfc(args.letter).lower(), ctx.profile.code))
+    return _compare(count, args.let_relation, args.let_frequency)
 
 
 # --- language -------------------------------------------------------------
@@ -199,6 +208,12 @@ class NthParagraphFirstWordArgs(_Args):
     first_word: NonEmptyStr
 
 
+def _apostrophes(text: str, profile: LanguageProfile) -> str:
+    for mark in profile.apostrophes[1:]:
+        text = text.replace(mark, profile.apostrophes[0])
+    return text
+
+
 def _first_words(paragraph: str, count: int, profile: LanguageProfile) -> str:
     words = []
     for token in paragraph.split()[: count + 3]:
@@ -225,8 +240,9 @@ def _nth_paragraph_first_word(response: str, args: NthParagraphFirstWordArgs, ct
     if not paragraph:
         return False
     # Translations ask for multi-word starts ("fin de semana", "el presidente").
-    wanted = _nfc(args.first_word).strip().lower()
-    return _first_words(_nfc(paragraph), len(wanted.split()), ctx.profile) == " ".join(wanted.split())
+    wanted = _apostrophes(_nfc(args.first_word).strip().lower(), ctx.profile)
+    found = _first_words(_apostrophes(_nfc(paragraph), ctx.profile), len(wanted.split()), ctx.profile)
+    return found == " ".join(wanted.split())
 
 
 # --- detectable content -----------------------------------------------------
@@ -283,10 +299,23 @@ def _bullets(response: str, args: BulletsArgs, ctx: CheckContext) -> bool:
     return len(stars) + len(dashes) == args.num_bullets
 
 
+@functools.cache
+def _constrained_pattern(option: str) -> re.Pattern[str]:
+    """The phrase, complete: a phrase ending in a letter must be followed by punctuation or the end.
+
+    So "Mi respuesta es no." and "Mi respuesta es no, porque..." match, while
+    "Mi respuesta es no lo sé" and "A resposta é sinxelamente" do not. lm-eval's
+    English phrases end with a period, which keeps its plain substring test.
+    """
+    if not option[-1:].isalnum():
+        return re.compile(re.escape(option))
+    return re.compile(re.escape(option) + r"(?=\s*(?:[.,;:!?»”\"')\]]|$))")
+
+
 @_register("detectable_format:constrained_response")
 def _constrained_response(response: str, args: NoArgs, ctx: CheckContext) -> bool:
     text = _nfc(response.strip())
-    return any(option in text for option in ctx.profile.constrained_responses)
+    return any(_constrained_pattern(option).search(text) for option in ctx.profile.constrained_responses)
 
 
 class HighlightsArgs(_Args):
@@ -390,7 +419,7 @@ class CapitalWordFrequencyArgs(_Args):
 
 @_register("change_case:capital_word_frequency", CapitalWordFrequencyArgs)
 def _capital_word_frequency(response: str, args: CapitalWordFrequencyArgs, ctx: CheckContext) -> bool:
-    capitals = sum(1 for token in word_tokens(response, ctx.profile.code) if token.isupper())
+    capitals = count_capital_words(response)
     return _compare(capitals, args.capital_relation, args.capital_frequency)
 
 

@@ -24,7 +24,7 @@ _EN_ABBREVIATIONS = (
     "ave blvd rd gen col lt capt sgt gov sen rep ph.d b.a m.a m.sc b.sc d.c"
 )
 _ES_ABBREVIATIONS = (
-    "sr sra srta sres dr dra drs d dña ud uds vd vds lic ing arq prof profa etc p.ej ej pág págs núm n.º art "
+    "sr sra srta sres dr dra drs d dña ud uds vd vds lic ing arq prof profa etc ee uu p.ej ej pág págs núm n.º art "
     "cap caps av avda c cía s.a s.l ee.uu aprox tel dpto depto admón izq dcha ed vol vols fig a.c d.c a.m "
     "p.m ud dto máx mín pza p.d p.p.d"
 )
@@ -33,7 +33,7 @@ _CA_ABBREVIATIONS = (
     "aprox dept ed vol vols fig aC dC a.c d.c esq dta sta pd ppd p.d"
 )
 _GL_ABBREVIATIONS = (
-    "sr sra srta sres dr dra d dna etc p.ex ex páx páxs núm n.º art cap caps av avda r s.a s.l tel aprox "
+    "sr sra srta sres dr dra d dna etc ee uu p.ex ex páx páxs núm n.º art cap caps av avda r s.a s.l tel aprox "
     "dpto ed vol vols fig a.c d.c esq dta máx mín p.d p.p.d"
 )
 _EU_ABBREVIATIONS = (
@@ -69,13 +69,26 @@ class LanguageProfile:
     # languages also skip ¿ ¡ « “ and markdown, and keep elisions ("l'home").
     first_word_leading: str = "'\""
     first_word_end: str = ".,?!'\""
+    # Characters read as an apostrophe in first words (’ is the typographic one).
+    apostrophes: str = "'"
+    # Abbreviations that often end a sentence ("etc."): a capitalised next word
+    # starts a new sentence, a lower-case one does not.
+    closing_abbreviations: frozenset[str] = frozenset()
+    # «¿Vienes?», preguntó: a question or exclamation followed by a comma (or a
+    # dash and a lower-case word) continues the sentence.
+    join_continuations: bool = False
+    # 1.500 and 3,14 are one word (the Iberian languages group digits with a period).
+    group_digits: bool = False
 
 
 _IBERIAN_QUOTES = (('"', '"'), ("«", "»"), ("“", "”"))
 _IBERIAN_TEXT = {
     "quote_pairs": _IBERIAN_QUOTES,
     "first_word_leading": "\"'¿¡«“‘*#_>([ ",
-    "first_word_end": ".,;:?!\"«»“”()[]*",
+    "first_word_end": '.,;:?!"«»“”()[]*',
+    "apostrophes": "'’",
+    "join_continuations": True,
+    "group_digits": True,
 }
 
 
@@ -102,6 +115,7 @@ PROFILES: dict[str, LanguageProfile] = {
         constrained_responses=("Mi respuesta es sí", "Mi respuesta es no", "Mi respuesta es tal vez"),
         word_joiners="-",
         distinct_letters=frozenset("ñ"),
+        closing_abbreviations=frozenset({"etc"}),
         **_IBERIAN_TEXT,
     ),
     "ca": LanguageProfile(
@@ -111,6 +125,7 @@ PROFILES: dict[str, LanguageProfile] = {
         constrained_responses=("La meva resposta és sí", "La meva resposta és no", "La meva resposta és potser"),
         word_joiners="-·\u0387\u2027",  # middle dot (and its look-alikes) of l·l
         distinct_letters=frozenset("çñ"),
+        closing_abbreviations=frozenset({"etc"}),
         **_IBERIAN_TEXT,
     ),
     "gl": LanguageProfile(
@@ -128,6 +143,7 @@ PROFILES: dict[str, LanguageProfile] = {
         ),
         word_joiners="-",
         distinct_letters=frozenset("ñ"),
+        closing_abbreviations=frozenset({"etc"}),
         **_IBERIAN_TEXT,
     ),
     "eu": LanguageProfile(
@@ -143,6 +159,7 @@ PROFILES: dict[str, LanguageProfile] = {
         ),
         word_joiners="-",
         distinct_letters=frozenset("ñ"),
+        closing_abbreviations=frozenset({"etab", "e.a"}),
         **_IBERIAN_TEXT,
         section_number_first=True,
     ),

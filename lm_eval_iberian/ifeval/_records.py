@@ -166,7 +166,11 @@ def prepare_records(
             found = [(i, p) for i, p in found if i not in known]
         problems.extend(f"record {row['key']}: {p}" for _, p in found)
         if protocol == "paper":
-            kept = [(i, k) for i, k in zip(row["instruction_id_list"], row["kwargs"], strict=True) if i not in PAPER_EXCLUDED]
+            kept = [
+                (i, k)
+                for i, k in zip(row["instruction_id_list"], row["kwargs"], strict=True)
+                if i not in PAPER_EXCLUDED
+            ]
             if not kept:
                 continue
             row["instruction_id_list"], row["kwargs"] = [i for i, _ in kept], [k for _, k in kept]

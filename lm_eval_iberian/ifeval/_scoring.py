@@ -68,7 +68,8 @@ def _loose_variants(response: str) -> list[str]:
         "\n".join(lines[:-1]).strip(),
         "\n".join(lines[1:-1]).strip(),
     ]
-    return [trimmed[0], trimmed[0].replace("*", ""), *trimmed[1:], *(t.replace("*", "") for t in trimmed[1:])]
+    variants = [trimmed[0], trimmed[0].replace("*", ""), *trimmed[1:], *(t.replace("*", "") for t in trimmed[1:])]
+    return list(dict.fromkeys(variants))  # same verdicts, each distinct text checked once
 
 
 def _args(instruction_id: str, kwargs: dict[str, Any], lenient: bool) -> Any:

@@ -69,7 +69,10 @@ def _targeted(instruction_id: str, kw: dict[str, Any], prompt: str) -> list[str]
             out = [ENGLISH + " " + " and ".join(words) + ".", ENGLISH + " " + " and ".join(words[:-1]) + "."]
         case "keywords:frequency":
             good, bad = _threshold(rel, kw["frequency"])
-            out = [" ".join([f"The {kw['keyword']} is here."] * max(good, 0)) or ENGLISH, " ".join([f"The {kw['keyword']} is here."] * max(bad, 0)) or ENGLISH]
+            out = [
+                " ".join([f"The {kw['keyword']} is here."] * max(good, 0)) or ENGLISH,
+                " ".join([f"The {kw['keyword']} is here."] * max(bad, 0)) or ENGLISH,
+            ]
         case "keywords:forbidden_words":
             out = [ENGLISH, ENGLISH + " We talked about " + kw["forbidden_words"][-1] + " too."]
         case "keywords:letter_frequency":
@@ -97,21 +100,33 @@ def _targeted(instruction_id: str, kw: dict[str, Any], prompt: str) -> list[str]
             out = ["\n\n".join(right), "\n\n".join(wrong), "\n\n".join(right + [ENGLISH])]
         case "detectable_content:number_placeholders":
             n = kw["num_placeholders"]
-            out = [ENGLISH + " " + " ".join(f"[slot{i}]" for i in range(n)), ENGLISH + " " + " ".join(f"[slot{i}]" for i in range(n - 1))]
+            out = [
+                ENGLISH + " " + " ".join(f"[slot{i}]" for i in range(n)),
+                ENGLISH + " " + " ".join(f"[slot{i}]" for i in range(n - 1)),
+            ]
         case "detectable_content:postscript":
             marker = kw["postscript_marker"]
             out = [ENGLISH + f"\n\n{marker} Thanks for reading.", ENGLISH, ENGLISH + "\n\nPS: thanks."]
         case "detectable_format:number_bullet_lists":
             n = kw["num_bullets"]
-            out = [ENGLISH + "\n" + "\n".join(f"* point {i}" for i in range(n)), ENGLISH + "\n" + "\n".join(f"- point {i}" for i in range(n + 1))]
+            out = [
+                ENGLISH + "\n" + "\n".join(f"* point {i}" for i in range(n)),
+                ENGLISH + "\n" + "\n".join(f"- point {i}" for i in range(n + 1)),
+            ]
         case "detectable_format:constrained_response":
             out = ["My answer is yes.", "My answer is yes", "Maybe. " + ENGLISH]
         case "detectable_format:number_highlighted_sections":
             n = kw["num_highlights"]
-            out = [" ".join(f"*part {i}*" for i in range(n)) + " " + ENGLISH, " ".join(f"*part {i}*" for i in range(n - 1)) + " " + ENGLISH]
+            out = [
+                " ".join(f"*part {i}*" for i in range(n)) + " " + ENGLISH,
+                " ".join(f"*part {i}*" for i in range(n - 1)) + " " + ENGLISH,
+            ]
         case "detectable_format:multiple_sections":
             s, n = kw["section_spliter"], kw["num_sections"]
-            out = ["\n".join(f"{s} {i + 1}\n{ENGLISH}" for i in range(n)), "\n".join(f"{s} {i + 1}\n{ENGLISH}" for i in range(n - 1))]
+            out = [
+                "\n".join(f"{s} {i + 1}\n{ENGLISH}" for i in range(n)),
+                "\n".join(f"{s} {i + 1}\n{ENGLISH}" for i in range(n - 1)),
+            ]
         case "detectable_format:json_format":
             out = ["```json\n" + json.dumps({"answer": ENGLISH}) + "\n```", json.dumps({"a": 1})[:-1]]
         case "detectable_format:title":

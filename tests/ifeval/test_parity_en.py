@@ -65,6 +65,7 @@ def _explained(instruction_id: str, response: str, upstream_util) -> bool:
     if instruction_id == "length_constraints:number_sentences":
         return any(count_sentences(t, "en") != upstream_util.count_sentences(t) for t in texts)
     if instruction_id in {"language:response_language", "change_case:english_capital", "change_case:english_lowercase"}:
+
         def upstream_lang(text: str) -> str | None:
             try:
                 return langdetect.detect(text)
@@ -93,7 +94,9 @@ def test_every_english_prompt_gives_lm_evals_verdicts(upstream):
                     continue
                 seen.setdefault(verdict.instruction_id, set()).add(s)
                 if (verdict.strict, verdict.loose) != (s, lo):
-                    mismatches.append((row["key"], verdict.instruction_id, response, (verdict.strict, verdict.loose), (s, lo)))
+                    mismatches.append(
+                        (row["key"], verdict.instruction_id, response, (verdict.strict, verdict.loose), (s, lo))
+                    )
     from lm_eval.tasks.ifeval import instructions_util
 
     unexplained = [m for m in mismatches if not _explained(m[1], m[2], instructions_util)]
