@@ -58,6 +58,31 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ifeval_errata(args: argparse.Namespace) -> int:
+    from lm_eval_iberian.ifeval._errata import render_errata_markdown
+
+    print(render_errata_markdown())
+    return 0
+
+
+def _cmd_ifeval_score(args: argparse.Namespace) -> int:
+    import json
+
+    from lm_eval_iberian.ifeval import score_responses
+
+    rows = [json.loads(line) for line in open(args.input, encoding="utf-8") if line.strip()]
+    missing = [i + 1 for i, row in enumerate(rows) if not isinstance(row.get("response"), str)]
+    if missing:
+        raise ValueError(f"{args.input}: line(s) {missing[:10]} have no string field 'response'")
+    scores = score_responses(rows, [row["response"] for row in rows], args.lang, protocol=args.protocol, errata=not args.published)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(scores.model_dump_json(indent=1))
+    summary = scores.model_dump(exclude={"responses"})
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lm-eval-iberian", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = dsub.add_parser("demo-path", help="print the folder of the demo mirror shipped with the package")
     p.set_defaults(func=_cmd_demo_path)
+
+    ifeval = sub.add_parser("ifeval", help="score IFEval generations outside lm-eval; show the errata")
+    isub = ifeval.add_subparsers(dest="ifeval_command", required=True)
+    p = isub.add_parser("score", help="score a JSONL of IFEval records, each with a 'response' field")
+    p.add_argument("--lang", required=True, help="language of the records: en, es, ca, gl or eu")
+    p.add_argument("--input", required=True, help="JSONL: key, prompt, instruction_id_list, kwargs, response")
+    p.add_argument("--protocol", choices=["paper", "full"], default="paper", help="paper (default): no response_language")
+    p.add_argument("--published", action="store_true", help="reproduce the published scoring (no errata)")
+    p.add_argument("--output", help="write every verdict (IFEvalScores JSON) here")
+    p.set_defaults(func=_cmd_ifeval_score)
+    p = isub.add_parser("errata", help="print the errata and per-prompt response languages (Markdown)")
+    p.set_defaults(func=_cmd_ifeval_errata)
     return parser
 
 
@@ -105,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (MirrorError, KeyError) as exc:
+    except (MirrorError, KeyError, ValueError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"lm-eval-iberian: error: {message}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lm_eval_iberian import demo_data_dir, tasks_path
 
-DEMO_TASKS = ["iberian_all", "iberian_mt"]
+DEMO_TASKS = ["iberian_all", "iberian_mt", "iberian_ifeval"]
 
 
 def run_demo(out_dir: str | Path, limit: int = 4) -> dict:

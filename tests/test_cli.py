@@ -36,7 +36,7 @@ def test_readme_task_table_is_current(capsys):
 def test_console_script_data_verify_and_errors(tmp_path, demo_mirror, subprocess_env):
     ok = subprocess.run([CLI, "data", "verify", "--dir", demo_mirror], capture_output=True, text=True, env=subprocess_env())
     assert ok.returncode == 0, ok.stderr
-    assert "75 ok, 0 missing, 0 corrupt" in ok.stdout
+    assert "80 ok, 0 missing, 0 corrupt" in ok.stdout
     mirror = tmp_path / "m"
     shutil.copytree(demo_mirror, mirror)
     shutil.rmtree(mirror / "nbel")
@@ -70,3 +70,26 @@ def test_demo_command_runs_end_to_end(tmp_path, subprocess_env):
     assert "iberian_eu" in proc.stdout and "iberian_flores_to_eu" in proc.stdout
     results = json.loads((tmp_path / "results.json").read_text())
     assert 0.0 <= results["results"]["iberian_all"]["acc,none"] <= 1.0
+
+
+def test_readme_errata_tables_are_current(capsys):
+    main(["ifeval", "errata"])
+    tables = capsys.readouterr().out.strip()
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert tables in readme, "README IFEval errata tables are stale: paste `lm-eval-iberian ifeval errata` into it"
+
+
+def test_ifeval_score_command(tmp_path, capsys):
+    rows = [
+        {"key": 1, "prompt": "Ez erabili komarik.", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}], "response": "Ados eta kitto."},
+        {"key": 2, "prompt": "Izenburua jarri.", "instruction_id_list": ["detectable_format:title"], "kwargs": [{}], "response": "Ez dago."},
+    ]
+    src = tmp_path / "gen.jsonl"
+    src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
+    assert main(["ifeval", "score", "--lang", "eu", "--input", str(src), "--output", str(tmp_path / "s.json")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["prompt_level_strict_acc"], summary["n_prompts"], summary["lang"]) == (0.5, 2, "eu")
+    assert json.loads((tmp_path / "s.json").read_text())["responses"][1]["verdicts"][0]["strict"] is False
+    src.write_text(json.dumps({k: v for k, v in rows[0].items() if k != "response"}))
+    assert main(["ifeval", "score", "--lang", "eu", "--input", str(src)]) == 2
+    assert "no string field 'response'" in capsys.readouterr().err

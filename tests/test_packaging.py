@@ -26,10 +26,11 @@ def test_wheel_exposes_only_lm_eval_iberian(tmp_path):
     assert "lm_eval_iberian/merge_models/__init__.py" in names and "lm_eval_iberian/cpt/__init__.py" in names
     assert "lm_eval_iberian/merge_models/qwen3_8b/eu_linear_w1.5.yml" in names
     assert "[lm_eval.models]" in zipfile.ZipFile(wheel).read(f"{next(iter(dist_info))}/entry_points.txt").decode()
-    yamls = [n for n in names if n.endswith(".yaml")]
+    yamls = [n for n in names if n.startswith("lm_eval_iberian/tasks/") and n.endswith(".yaml")]
     assert len(yamls) == len(list((ROOT / "tasks").rglob("*.yaml")))
     demo = [n for n in names if n.startswith("lm_eval_iberian/data/demo/")]
-    assert "lm_eval_iberian/data/demo/iberian-mirror.json" in demo and len(demo) == 76
+    assert "lm_eval_iberian/data/demo/iberian-mirror.json" in demo and len(demo) == 81
+    assert "lm_eval_iberian/ifeval/data/errata.yaml" in names and "lm_eval_iberian/ifeval/data/case_language.yaml" in names
     entry_points = zipfile.ZipFile(wheel).read(f"{next(iter(dist_info))}/entry_points.txt").decode()
     assert "lm-eval-iberian = lm_eval_iberian.cli:main" in entry_points
     assert "[lm_eval.tasks]" in entry_points and "iberian = lm_eval_iberian.tasks" in entry_points

@@ -7,6 +7,7 @@ are data shipped with the package, read once, and shown in the README.
 """
 
 import functools
+import json
 from importlib import resources
 from typing import Any
 
@@ -65,3 +66,30 @@ def errata_for(lang: str) -> dict[tuple[int, str], list[Erratum]]:
         if erratum.lang == lang:
             out.setdefault((erratum.key, erratum.instruction), []).append(erratum)
     return out
+
+
+def _cell(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, list) else str(value)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
+
+
+def render_errata_markdown() -> str:
+    """The errata and case-language tables as they appear in the README."""
+    lines = [
+        "| lang | key | instruction | field | published | corrected | why |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for e in load_errata():
+        lines.append(
+            f"| {e.lang} | {e.key} | {e.instruction} | {e.field} | {_cell(e.published)} | {_cell(e.corrected)} | "
+            f"{e.reason.replace('|', '/')} |"
+        )
+    lines += ["", "| lang | prompts answered in English for change_case (keys) |", "|---|---|"]
+    for lang, rows in load_case_languages().items():
+        by_language: dict[str, list[int]] = {}
+        for key, case in rows.items():
+            by_language.setdefault(case.language, []).append(key)
+        for language, keys in by_language.items():
+            lines.append(f"| {lang} → {language} | {len(keys)}: {', '.join(map(str, sorted(keys)))} |")
+    return "\n".join(lines)

@@ -36,6 +36,8 @@ class CheckContext:
     # The language the response must be written in for the change_case checks:
     # the record's language unless the prompt asks for another (see errata).
     case_language: str
+    # Reproduce the authors' published scoring (errata switched off).
+    published: bool = False
 
 
 class _Args(BaseModel):
@@ -437,6 +439,10 @@ def _all_capital(response: str, args: NoArgs, ctx: CheckContext) -> bool:
 
 @_register("change_case:english_lowercase")
 def _all_lowercase(response: str, args: NoArgs, ctx: CheckContext) -> bool:
+    if ctx.published and ctx.profile.code != "en":
+        # The authors' es/ca/gl/eu checkers test isupper() here (a slip for
+        # islower()); the published scores were computed that way.
+        return response.isupper() and _in_case_language(response, ctx)
     return response.islower() and _in_case_language(response, ctx)
 
 

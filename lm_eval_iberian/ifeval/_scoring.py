@@ -89,7 +89,12 @@ def _follows(instruction_id: str, args: Any, ctx: CheckContext, response: str) -
 
 def score_record(record: IFEvalRecord, response: str) -> ResponseScore:
     """Strict and loose verdict for every instruction of ``record`` on ``response``."""
-    ctx = CheckContext(profile=profile_for(record.lang), prompt=record.prompt, case_language=record.case_language)
+    ctx = CheckContext(
+        profile=profile_for(record.lang),
+        prompt=record.prompt,
+        case_language=record.case_language,
+        published=not record.errata,
+    )
     variants = _loose_variants(response)
     verdicts = []
     for instruction_id, kwargs in zip(record.instruction_id_list, record.kwargs, strict=True):

@@ -1,5 +1,6 @@
 """The offline mirror: layout, schema checks, pull/add/verify, the loader and its errors."""
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -42,7 +43,7 @@ def test_every_task_yaml_names_its_real_hub_dataset_consistently():
 def test_demo_mirror_is_complete_and_verified(demo_mirror):
     report = verify(demo_mirror)
     assert report.passed, "\n".join(report.lines())
-    assert len(report.ok) == len(required_files()) == 75
+    assert len(report.ok) == len(required_files()) == 80
 
 
 def test_demo_mirror_has_enough_rows_for_five_shots(demo_mirror):
@@ -70,7 +71,9 @@ def test_expand_groups_to_leaves():
     assert len(expand(["iberian_eus_exams_eu_by_exam"])) == 29
     assert expand(["iberian_eus_exams_eu"]) == ["iberian_eus_exams_eu"]
     assert len(expand(["iberian_mt"])) == 14
-    assert len(expand(["iberian_all", "iberian_mt", "iberian_eus_exams_eu_by_exam"])) == len(leaf_tasks()) == 69
+    everything = ["iberian_all", "iberian_mt", "iberian_eus_exams_eu_by_exam", "iberian_ifeval", "iberian_ifeval_full"]
+    assert len(expand(everything)) == len(leaf_tasks()) == 79
+    assert len(expand(["iberian_ifeval"])) == 5
     with pytest.raises(KeyError, match="unknown task or group 'eus_trivia'.*lm-eval-iberian tasks"):
         expand(["eus_trivia"])
 
@@ -254,3 +257,42 @@ def test_without_mirror_the_loader_calls_the_hub_api(monkeypatch, demo_mirror):
     ds = load_task_dataset(iberian_source="facebook/belebele", iberian_configs=["eus_Latn"], iberian_splits=["test"])
     assert calls == [("facebook/belebele", "eus_Latn", "test")]
     assert len(ds["test"]) == 7
+
+
+class _FakeResponse(io.BytesIO):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_pull_fetches_the_pinned_iber_ifeval_files_and_checks_their_hash(tmp_path, demo_mirror, monkeypatch):
+    """Basque/Galician IFEval are GitHub files: pinned to a commit, refused unless the sha256 matches."""
+    import hashlib
+    import urllib.request
+
+    from lm_eval_iberian.data._schemas import SCHEMAS
+
+    pinned = SCHEMAS["eneko98/Iber-IFEval"].pinned["eu"]
+    assert pinned.url.startswith("https://raw.githubusercontent.com/eneko98/Iber-IFEval/d361488de6ff")
+    payload = (Path(demo_mirror) / "eneko98/Iber-IFEval/eu/test.jsonl").read_bytes()
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None: _FakeResponse(payload))
+    with pytest.raises(MirrorError, match="sha256 .* does not match the pinned"):
+        pull(tmp_path / "m", ["iberian_ifeval_eu"], log=lambda _: None)
+    from dataclasses import replace
+
+    # The demo rows stand in for the real file: pin their hash instead.
+    fake = dict(SCHEMAS["eneko98/Iber-IFEval"].pinned, eu=replace(pinned, sha256=hashlib.sha256(payload).hexdigest()))
+    monkeypatch.setitem(SCHEMAS, "eneko98/Iber-IFEval", replace(SCHEMAS["eneko98/Iber-IFEval"], pinned=fake))
+    written = pull(tmp_path / "m", ["iberian_ifeval_eu"], log=lambda _: None)
+    assert [str(r) for r in written] == ["eneko98/Iber-IFEval [eu] test"]
+    manifest = json.loads((tmp_path / "m" / "iberian-mirror.json").read_text())
+    assert manifest["files"]["eneko98/Iber-IFEval/eu/test.jsonl"]["origin"].startswith("github:eneko98/Iber-IFEval@d361488")
+
+    def offline(url, timeout=None):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(MirrorError, match="lm-eval-iberian data add"):
+        pull(tmp_path / "n", ["iberian_ifeval_gl"], log=lambda _: None)

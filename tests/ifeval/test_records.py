@@ -136,3 +136,15 @@ def test_score_responses_accepts_lists_and_maps():
         score_responses(rows, {1: "x"}, "eu")
     with pytest.raises(ValueError, match="2 records"):
         score_responses(rows, ["x"], "eu")
+
+
+def test_published_scoring_keeps_the_authors_lowercase_slip():
+    """The authors' es/ca/gl/eu english_lowercase checker tests isupper()."""
+    rows = [_row(5, ["change_case:english_lowercase"], [{}], prompt="Idatzi letra xehez.")]
+    lower, upper = "gaur eguraldi ona dago eta hondartzara joango gara", "GAUR EGURALDI ONA DAGO ETA HONDARTZARA JOANGO GARA"
+    assert score_responses(rows, [lower], "eu").inst_level_strict_acc == 1.0
+    assert score_responses(rows, [upper], "eu").inst_level_strict_acc == 0.0
+    assert score_responses(rows, [lower], "eu", errata=False).inst_level_strict_acc == 0.0
+    assert score_responses(rows, [upper], "eu", errata=False).inst_level_strict_acc == 1.0
+    # English is lm-eval's checker either way.
+    assert score_responses(rows, ["the weather is nice today and we are going to the beach"], "en", errata=False).inst_level_strict_acc == 1.0
