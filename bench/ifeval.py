@@ -62,7 +62,7 @@ def main() -> None:
     ours = time.perf_counter() - start
 
     baseline = None
-    nltk_data = Path(args.shared) / "data" / "nltk_data"
+    nltk_data = ROOT / "tests" / "ifeval" / "data" / "nltk_data"  # test-only copy of NLTK English punkt_tab
     if (nltk_data / "tokenizers" / "punkt_tab").is_dir():
         import langdetect
         import nltk

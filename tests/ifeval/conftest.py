@@ -30,9 +30,9 @@ def published_file(lang: str) -> Path:
 
 
 def nltk_data_dir() -> Path:
-    shared = shared_dir()
-    path = shared / "data" / "nltk_data" if shared else None
-    if path is None or not (path / "tokenizers" / "punkt_tab" / "english").is_dir():
+    """NLTK's English punkt_tab data for lm-eval's own ifeval (a test-only copy; see its SOURCES.md)."""
+    path = TESTS_DATA / "nltk_data"
+    if not (path / "tokenizers" / "punkt_tab" / "english").is_dir():
         pytest.skip(
             "lm-eval's own ifeval needs NLTK's English punkt_tab data; set IBERIAN_SHARED_DIR to a folder with "
             "data/nltk_data/tokenizers/punkt_tab/english"
