@@ -122,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = dsub.add_parser("demo-path", help="print the folder of the demo mirror shipped with the package")
     p.set_defaults(func=_cmd_demo_path)
 
+    cpt = sub.add_parser("cpt", help="continued pre-training of language experts")
+    csub = cpt.add_subparsers(dest="cpt_command", required=True)
+    p = csub.add_parser("train", help="train (or resume) from a YAML config; key=value overrides")
+    from lm_eval_iberian.cpt.cli import add_train_arguments, run_train
+
+    add_train_arguments(p)
+    p.set_defaults(func=run_train)
+
     ifeval = sub.add_parser("ifeval", help="score IFEval generations outside lm-eval; show the errata")
     isub = ifeval.add_subparsers(dest="ifeval_command", required=True)
     p = isub.add_parser("score", help="score a JSONL of IFEval records, each with a 'response' field")
