@@ -32,3 +32,24 @@ for method in ("linear", "task_arithmetic", "dare_ties", "slerp"):
 print(json.dumps(report))
 PY
 python bench/merge.py --device cuda --work "${BENCH_WORK:-/tmp/bench_merge}" | tail -1
+# CPT: a few bf16 steps of a small real-size Qwen3 (about 0.6B parameters, random weights, 4096 tokens per
+# sequence) with the bundled trainer; prints tokens/s and the MFU the trainer estimates.
+python - <<'PY'
+import json, tempfile
+from pathlib import Path
+from transformers import Qwen3Config, Qwen3ForCausalLM
+from lm_eval_iberian.cpt import load_config, train
+from lm_eval_iberian.testing import build_tiny_tokenizer, demo_corpus
+tmp = Path(tempfile.mkdtemp())
+tok = build_tiny_tokenizer()
+cfg = Qwen3Config(vocab_size=len(tok), hidden_size=1024, intermediate_size=3072, num_hidden_layers=28, num_attention_heads=16,
+                  num_key_value_heads=8, head_dim=128, max_position_embeddings=8192, tie_word_embeddings=True)
+Qwen3ForCausalLM(cfg).save_pretrained(tmp / "model"); tok.save_pretrained(tmp / "model")
+(tmp / "corpus.jsonl").write_text("\n".join(json.dumps({"text": t}) for t in demo_corpus()))
+c = load_config(None, None, model=str(tmp / "model"), output_dir=str(tmp / "out"), seq_len=4096, global_batch_size=8,
+                micro_batch_size=2, max_steps=6, dtype="bfloat16", attn_implementation="sdpa", tensorboard=False,
+                data={"sources": [{"name": "demo", "path": str(tmp / "corpus.jsonl"), "ratio": 1}], "cache_dir": str(tmp / "cache")})
+train(c)
+rows = [json.loads(x) for x in (tmp / "out" / "losses.jsonl").read_text().splitlines()][2:]
+print(json.dumps({"cpt_tokens_per_s": sum(r["tokens_per_s"] for r in rows) / len(rows), "cpt_mfu": sum(r["mfu"] or 0 for r in rows) / len(rows)}))
+PY

@@ -101,8 +101,17 @@ def train(config: CPTConfig) -> Path:
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    accelerator = Accelerator(mixed_precision="no")  # weights are loaded in config.dtype (bf16 = the paper)
+    # Devices, FSDP and mixed precision come from `accelerate launch` (its config file);
+    # the weights themselves are loaded in config.dtype (bf16, as the paper).
+    # cpu=True without a GPU: otherwise accelerate ignores torchrun's ranks on CPU and every rank trains alone.
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
     world, rank = accelerator.num_processes, accelerator.process_index
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched != world:
+        raise RuntimeError(
+            f"the launcher started {launched} processes but accelerate sees {world}; "
+            "launch with `accelerate launch` (or torchrun with ACCELERATE_USE_CPU=1 on CPU-only machines)"
+        )
     accum = config.grad_accumulation(world)
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -83,6 +83,28 @@ def _cmd_ifeval_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_corpus_filter(args: argparse.Namespace) -> int:
+    import json
+
+    from lm_eval_iberian.cpt.corpus import filter_corpus
+
+    slurm = {k: v for k, v in {"partition": args.slurm_partition, "time": args.slurm_time}.items() if v}
+    report = filter_corpus(
+        args.input,
+        args.output,
+        args.lang,
+        tlds=_split_csv(args.tlds),
+        text_key=args.text_key,
+        glob_pattern=args.glob,
+        executor=args.executor,
+        tasks=args.tasks,
+        workers=args.workers,
+        slurm=slurm,
+    )
+    print(json.dumps(report, indent=1, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lm-eval-iberian", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +151,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_arguments(p)
     p.set_defaults(func=run_train)
+
+    corpus = sub.add_parser("corpus", help="corpus preparation for CPT (datatrove)")
+    corsub = corpus.add_subparsers(dest="corpus_command", required=True)
+    p = corsub.add_parser("filter", help="URL TLD, C4 and Gopher rules (Dolma thresholds), localized per language")
+    p.add_argument("--input", required=True, help="folder of JSON-lines files (.jsonl, .jsonl.gz)")
+    p.add_argument("--output", required=True, help="writes kept/, removed/<rule>/, removed/malformed_lines.jsonl, report.json")
+    p.add_argument("--lang", required=True, help="document language: eu, gl, ca, es or en")
+    p.add_argument("--tlds", help="keep only URLs under these top-level domains, e.g. es,eus,cat,gal (metadata 'url')")
+    p.add_argument("--text-key", default="text", help="JSON field holding the text (default: text)")
+    p.add_argument("--glob", help="only files matching this pattern, e.g. '*.jsonl.gz'")
+    p.add_argument("--executor", choices=["local", "slurm"], default="local")
+    p.add_argument("--tasks", type=int, default=1, help="datatrove tasks (input shards)")
+    p.add_argument("--workers", type=int, default=1, help="local executor: tasks run at once")
+    p.add_argument("--slurm-partition", help="slurm executor: partition")
+    p.add_argument("--slurm-time", help="slurm executor: time limit, e.g. 12:00:00")
+    p.set_defaults(func=_cmd_corpus_filter)
 
     ifeval = sub.add_parser("ifeval", help="score IFEval generations outside lm-eval; show the errata")
     isub = ifeval.add_subparsers(dest="ifeval_command", required=True)

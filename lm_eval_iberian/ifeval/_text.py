@@ -27,6 +27,7 @@ __all__ = [
     "detect_language",
     "split_sentences",
     "split_words",
+    "word_tokens",
 ]
 
 _HAS_LETTER = re.compile(r"[^\W\d_]")
@@ -116,6 +117,12 @@ def _treebank():  # noqa: ANN202 - nltk type
     from nltk.tokenize import NLTKWordTokenizer
 
     return NLTKWordTokenizer()
+
+
+def word_tokens(text: str, lang: str) -> list[str]:
+    """Punctuation-aware tokens, sentence by sentence (what ``nltk.word_tokenize`` gives)."""
+    tokenizer = _treebank()
+    return [tok for sentence in split_sentences(text, lang) for tok in tokenizer.tokenize(sentence)]
 
 
 def count_capital_words(text: str) -> int:

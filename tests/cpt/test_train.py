@@ -121,3 +121,39 @@ def test_cli_entry_point_and_bad_config(cpt_base, corpora, tmp_path, subprocess_
     bad = subprocess.run([str(cli), "cpt", "train", "--config", str(config), "optim.schedule=wsd"], env=subprocess_env(),
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "optim.schedule: Input should be 'cosine', 'linear' or 'constant'" in bad.stderr
+
+
+def test_two_ranks_under_torchrun_match_one_process(cpt_base, corpora, tmp_path, subprocess_env):
+    """torchrun with 2 CPU ranks (gloo): same global batch, same per-token loss as one process."""
+    settings = {"max_steps": 6, "global_batch_size": 8, "micro_batch_size": 2, "checkpoint_every": 3}
+    one = tmp_path / "one"
+    proc = _run(_write_config(cpt_base, corpora, one, **settings), subprocess_env())
+    assert proc.wait(timeout=600) == 0, proc.stdout.read()[-3000:]
+    two = tmp_path / "two"
+    config = _write_config(cpt_base, corpora, two, **settings)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    res = subprocess.run(
+        [str(torchrun), "--nproc_per_node", "2", "--master_port", "29517", "-m", "lm_eval_iberian.cpt", "--config", str(config)],
+        env=subprocess_env(), capture_output=True, text=True, timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    a, b = _losses(one), _losses(two)
+    assert a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-5 for k in a), (a, b)
+    assert (two / "final" / "model.safetensors").is_file()
+
+
+def test_shipped_examples_are_valid():
+    from importlib import resources
+
+    from accelerate.commands.config.config_args import load_config_from_file
+    from lm_eval_iberian.cpt import load_config
+
+    examples = resources.files("lm_eval_iberian.cpt").joinpath("examples")
+    for name in ("accelerate_fsdp_1node.yaml", "accelerate_fsdp_multinode.yaml"):
+        cfg = load_config_from_file(str(examples / name))
+        assert cfg.distributed_type.value == "FSDP" and cfg.fsdp_config["fsdp_auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
+    assert load_config_from_file(str(examples / "accelerate_fsdp_multinode.yaml")).fsdp_config["fsdp_sharding_strategy"] == "HYBRID_SHARD"
+    paper = load_config(examples / "eu_qwen3_8b.yaml")
+    assert (paper.seq_len, paper.global_batch_size, paper.optim.lr, paper.dtype) == (8192, 256, 1e-5, "bfloat16")
+    sbatch = (examples / "slurm_multinode.sbatch").read_text()
+    assert "accelerate launch" in sbatch and "--machine_rank \\$SLURM_NODEID" in sbatch and "-m lm_eval_iberian.cpt" in sbatch
