@@ -195,6 +195,11 @@ def train(config: CPTConfig) -> Path:
         }
         if (step + 1) % config.log_every == 0 or step + 1 == total:
             _log(accelerator, writer, output_dir, record)
+            if accelerator.is_main_process:  # a plain line on stdout too (SLURM logs, no terminal)
+                bar.write(
+                    f"step {step + 1}/{total} loss {loss:.4f} lr {lr:.3e} tokens/s {tokens_per_s:,.0f} "
+                    f"mfu {'n/a' if mfu is None else f'{mfu:.1%}'}"
+                )
             bar.set_postfix(loss=f"{loss:.4f}", lr=f"{record['lr']:.2e}", tok_s=f"{tokens_per_s:,.0f}", mfu="n/a" if mfu is None else f"{mfu:.1%}")
         bar.update(1)
         if (step + 1) % config.checkpoint_every == 0 and step + 1 < total:

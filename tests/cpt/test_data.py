@@ -117,3 +117,24 @@ def test_bad_corpora_are_clear_errors(tmp_path, tokenizer):
         tokenize_corpus(CorpusSource(name="field", path=str(field), ratio=1), tokenizer, tmp_path / "cache")
     with pytest.raises(ConfigError, match="matches no .jsonl"):
         tokenize_corpus(CorpusSource(name="none", path=str(tmp_path / "nothing*.jsonl"), ratio=1), tokenizer, tmp_path / "cache")
+
+
+def test_parquet_and_hub_sources(tmp_path, monkeypatch):
+    import datasets
+
+    datasets.Dataset.from_dict({"body": ["Lehen dokumentua.", "", "Bigarren dokumentua."]}).to_parquet(str(tmp_path / "c.parquet"))
+    local = CorpusSource(name="p", path=str(tmp_path / "*.parquet"), text_field="body", ratio=1)
+    assert list(iter_documents(local)) == ["Lehen dokumentua.", "Bigarren dokumentua."]
+
+    calls = []
+
+    def fake_load_dataset(path, name=None, split=None, **kwargs):
+        calls.append((path, name, split))
+        return datasets.Dataset.from_dict({"text": ["Hub testua.", None, "Beste bat."]})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    hub = CorpusSource(name="h", hub="HiTZ/some-corpus", hub_config="eu", split="train", ratio=1)
+    assert list(iter_documents(hub)) == ["Hub testua.", "Beste bat."]
+    assert calls == [("HiTZ/some-corpus", "eu", "train")]
+    with pytest.raises(ConfigError, match="has no column 'content'"):
+        list(iter_documents(CorpusSource(name="h2", hub="x/y", text_field="content", ratio=1)))
