@@ -105,6 +105,18 @@ def _cmd_corpus_filter(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from lm_eval_iberian.report import build_table, load_runs, plot_sweep, render
+
+    runs = load_runs(args.results)
+    if args.plot:
+        print(f"wrote {plot_sweep(runs, args.out)}")
+    for name in args.table or ([] if args.plot else ["benchmarks"]):
+        print(render(build_table(name, runs), args.format))
+        print()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lm-eval-iberian", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slurm-partition", help="slurm executor: partition")
     p.add_argument("--slurm-time", help="slurm executor: time limit, e.g. 12:00:00")
     p.set_defaults(func=_cmd_corpus_filter)
+
+    p = sub.add_parser("report", help="the paper's tables and sweep plots from lm-eval results files")
+    p.add_argument("results", nargs="+", help="results_*.json files or folders holding them (searched recursively)")
+    p.add_argument("--table", action="append", choices=["benchmarks", "mt", "ifeval", "methods"],
+                   help="table to print (repeatable; default: benchmarks)")
+    p.add_argument("--format", choices=["md", "csv", "latex"], default="md")
+    p.add_argument("--plot", choices=["sweep"], help="write the weight-sweep figure (paper Fig. 1)")
+    p.add_argument("--out", default="sweep.png", help="PNG path for --plot (default: sweep.png)")
+    p.set_defaults(func=_cmd_report)
 
     ifeval = sub.add_parser("ifeval", help="score IFEval generations outside lm-eval; show the errata")
     isub = ifeval.add_subparsers(dest="ifeval_command", required=True)

@@ -1,0 +1,135 @@
+"""The paper's tables from run records: one builder per table in a registry, three renderers."""
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lm_eval_iberian.report._records import LANGS, RunRecord
+
+Cell = tuple[float, float | None] | None  # (mean, SD over seeds) or missing
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[str]
+    cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+    show_sd: bool = False
+
+    def best(self, column: str) -> float | None:
+        values = [c[0] for r in self.rows if (c := self.cells.get((r, column))) is not None]
+        return max(values) if values else None
+
+
+def _grouped(runs: list[RunRecord]) -> dict[str, list[RunRecord]]:
+    """Runs of the same model or merge (differing only in seed) share a row."""
+    groups: dict[str, list[RunRecord]] = {}
+    for run in runs:
+        groups.setdefault(run.label, []).append(run)
+    return groups
+
+
+def _cell(values: list[float], scale: float) -> Cell:
+    if not values:
+        return None
+    scaled = [v * scale for v in values]
+    sd = statistics.stdev(scaled) if len(scaled) > 1 else None
+    return statistics.fmean(scaled), sd
+
+
+def _per_language(title: str, task: str, metric: str, scale: float, header: str, show_sd: bool = False):
+    def build(runs: list[RunRecord]) -> Table:
+        columns = [header.format(lang=lang.upper()) for lang in LANGS]
+        groups = _grouped(runs)
+        table = Table(title, columns, list(groups), show_sd=show_sd)
+        for label, members in groups.items():
+            for lang, column in zip(LANGS, columns, strict=True):
+                values = [v for r in members if (v := r.value(task.format(lang=lang), metric)) is not None]
+                table.cells[(label, column)] = _cell(values, scale)
+        return table
+
+    return build
+
+
+def _methods(runs: list[RunRecord]) -> Table:
+    """Merge methods x languages: the benchmark average of each language's own merge, and the mean."""
+    merges = [r for r in runs if r.method]
+    methods = sorted({r.method for r in merges})
+    columns = [lang.upper() for lang in LANGS] + ["Avg"]
+    table = Table("Merge methods: benchmark average of the target language", columns, methods)
+    for method in methods:
+        row = []
+        for lang in LANGS:
+            values = [v for r in merges if r.method == method and r.target_lang in (lang, None)
+                      and (v := r.value(f"iberian_{lang}", "acc")) is not None]
+            cell = _cell(values, 100)
+            table.cells[(method, lang.upper())] = cell
+            if cell:
+                row.append(cell[0])
+        table.cells[(method, "Avg")] = (statistics.fmean(row), None) if row else None
+    return table
+
+
+TABLES: dict[str, Callable[[list[RunRecord]], Table]] = {
+    "benchmarks": _per_language("Benchmark average (accuracy, %)", "iberian_{lang}", "acc", 100, "{lang}"),
+    "mt": _per_language("Flores BLEU, mean over the directions into each language", "iberian_flores_to_{lang}", "bleu", 1, "*-{lang}"),
+    "ifeval": _per_language("IFEval strict instruction-level accuracy (%), mean ± SD over seeds", "iberian_ifeval_{lang}",
+                            "inst_level_strict_acc", 100, "{lang}", show_sd=True),
+    "methods": _methods,
+}
+
+
+def build_table(name: str, runs: list[RunRecord]) -> Table:
+    try:
+        return TABLES[name](runs)
+    except KeyError:
+        raise ValueError(f"unknown table {name!r}; choose one of {', '.join(TABLES)}") from None
+
+
+def _text(cell: Cell, show_sd: bool) -> str:
+    if cell is None:
+        return "–"
+    mean, sd = cell
+    return f"{mean:.1f} ± {sd:.1f}" if show_sd and sd is not None else f"{mean:.1f}"
+
+
+def render(table: Table, fmt: str) -> str:
+    """``md`` (best per column in bold), ``csv`` (plain numbers, best marked with *), ``latex`` (\\textbf)."""
+    if fmt not in {"md", "csv", "latex"}:
+        raise ValueError(f"unknown format {fmt!r}; choose md, csv or latex")
+    lines = []
+    if fmt == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["model", *[c for col in table.columns for c in (col, f"{col}_sd")]] if table.show_sd else ["model", *table.columns])
+        for row in table.rows:
+            out = [row]
+            for col in table.columns:
+                cell = table.cells.get((row, col))
+                best = cell is not None and cell[0] == table.best(col)
+                out.append("" if cell is None else f"{cell[0]:.4f}{'*' if best else ''}")
+                if table.show_sd:
+                    out.append("" if cell is None or cell[1] is None else f"{cell[1]:.4f}")
+            writer.writerow(out)
+        return buf.getvalue().rstrip("\n")
+    for row in table.rows:
+        texts = []
+        for col in table.columns:
+            cell = table.cells.get((row, col))
+            text = _text(cell, table.show_sd)
+            if cell is not None and cell[0] == table.best(col):
+                text = f"**{text}**" if fmt == "md" else f"\\textbf{{{text}}}"
+            texts.append(text.replace("±", "$\\pm$") if fmt == "latex" else text)
+        name = row.replace("_", "\\_").replace("×", "$\\times$") if fmt == "latex" else row
+        lines.append((name, texts))
+    if fmt == "md":
+        head = f"| model | {' | '.join(table.columns)} |\n|---|{'---|' * len(table.columns)}"
+        return f"{table.title}\n\n{head}\n" + "\n".join(f"| {n} | {' | '.join(t)} |" for n, t in lines)
+    cols = "l" + "r" * len(table.columns)
+    header = " & ".join(["Model", *(c.replace("*", "\\textasteriskcentered{}") for c in table.columns)])
+    body = "\n".join(f"{n} & {' & '.join(t)} \\\\" for n, t in lines)
+    return f"% {table.title}\n\\begin{{tabular}}{{{cols}}}\n\\toprule\n{header} \\\\\n\\midrule\n{body}\n\\bottomrule\n\\end{{tabular}}"
