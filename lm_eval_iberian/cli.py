@@ -117,6 +117,32 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import json
+
+    from lm_eval_iberian.merge import MergeRecipe
+    from lm_eval_iberian.merge._sweep import run_sweep
+
+    recipe = MergeRecipe.from_yaml(args.recipe)
+    if args.seed is not None:
+        recipe = MergeRecipe.from_mergekit_dict(recipe.to_dict(), seed=args.seed)
+    values = [float(v) for v in args.values.split(",") if v]
+    hflm = {"batch_size": args.batch_size, "max_length": args.max_length} if args.max_length else {"batch_size": args.batch_size}
+    eval_args = {
+        "limit": args.limit,
+        "num_fewshot": args.num_fewshot,
+        "apply_chat_template": args.apply_chat_template,
+        "fewshot_as_multiturn": args.fewshot_as_multiturn,
+        "gen_kwargs": args.gen_kwargs,
+        "bootstrap_iters": args.bootstrap_iters,
+    }
+    rows = run_sweep(recipe, args.param, values, _split_csv(args.tasks) or [], args.output, device=args.device,
+                     dtype=args.dtype, hflm_args=hflm, eval_args={k: v for k, v in eval_args.items() if v is not None})
+    print(json.dumps(rows, indent=1))
+    print(f"wrote {args.output}/sweep.csv and one results.json per point")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lm-eval-iberian", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -179,6 +205,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slurm-partition", help="slurm executor: partition")
     p.add_argument("--slurm-time", help="slurm executor: time limit, e.g. 12:00:00")
     p.set_defaults(func=_cmd_corpus_filter)
+
+    p = sub.add_parser("sweep", help="evaluate a merge at several parameter values in one process (inputs read once)")
+    p.add_argument("--recipe", required=True, help="mergekit YAML recipe")
+    p.add_argument("--param", required=True, help="parameter to sweep: weight[:MODEL], density[:MODEL], t, ...")
+    p.add_argument("--values", required=True, help="comma-separated values, e.g. 0.5,1.0,1.5,2.0")
+    p.add_argument("--tasks", required=True, help="comma-separated lm-eval tasks or groups, e.g. iberian_eu,iberian_flores_to_eu")
+    p.add_argument("--output", required=True, help="folder: point-*/results.json and sweep.csv (re-run to resume)")
+    p.add_argument("--device", default=None, help="merge and evaluation device (default: cuda if available)")
+    p.add_argument("--dtype", default=None, help="merged model dtype (default: the recipe's)")
+    p.add_argument("--seed", type=int, default=None, help="merge seed (DARE/TIES sampling)")
+    p.add_argument("--batch_size", default=8, help="HF backend batch size (default 8)")
+    p.add_argument("--max_length", type=int, default=None)
+    p.add_argument("--limit", type=float, default=None)
+    p.add_argument("--num_fewshot", type=int, default=None)
+    p.add_argument("--apply_chat_template", action="store_true")
+    p.add_argument("--fewshot_as_multiturn", action="store_true")
+    p.add_argument("--gen_kwargs", default=None)
+    p.add_argument("--bootstrap_iters", type=int, default=None)
+    p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("report", help="the paper's tables and sweep plots from lm-eval results files")
     p.add_argument("results", nargs="+", help="results_*.json files or folders holding them (searched recursively)")

@@ -89,6 +89,15 @@ class MergedLM(HFLM):
         hflm.pop("device", None)  # taken from the model
         super().__init__(pretrained=model, tokenizer=tok, **hflm)
 
+    @classmethod
+    def from_model(cls, model: Any, tokenizer: Any, **hflm: Any) -> "MergedLM":
+        """Wrap a model already merged by :func:`merge_model` (sweeps re-merge into it in place)."""
+        self = cls.__new__(cls)
+        self.merge_summary = model.merge_summary
+        hflm.pop("device", None)
+        HFLM.__init__(self, pretrained=model, tokenizer=tokenizer, **hflm)
+        return self
+
     def get_model_info(self) -> dict:
         info = {
             "model_name": f"merged:{self.merge_summary.method}:{self.merge_summary.info['merge_recipe_sha256'][:12]}",

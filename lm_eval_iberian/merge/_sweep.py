@@ -1,0 +1,239 @@
+"""Weight sweeps: many merges of the same inputs, evaluated in one process, inputs read once.
+
+* :func:`sweep_points` turns a recipe and ``param[:MODEL]`` + values into one
+  recipe per point (``weight``, ``density``, ``t``... per model or global).
+* :class:`InputTensorCache` reads every input tensor once and serves mergekit's
+  loaders from memory, so each later point costs only the merge math.
+* :func:`run_sweep` merges the first point into a model, evaluates it with
+  lm-eval, then re-merges every later point into the same model in place.
+  Each point writes a normal lm-eval results file (carrying its resolved
+  recipe) and one row of ``sweep.csv``; points already written are skipped,
+  so an interrupted sweep resumes.
+"""
+
+import copy
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lm_eval_iberian.merge._errors import RecipeError
+from lm_eval_iberian.merge._recipe import MergeRecipe
+from lm_eval_iberian.merge._stream import plan_merge, stream_merged_tensors
+from lm_eval_iberian.merge._validate import ResolvedRecipe, validate_recipe
+
+__all__ = ["InputTensorCache", "SweepPoint", "remerge_into", "run_sweep", "sweep_points"]
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    name: str
+    value: float
+    recipe: MergeRecipe
+
+
+def _short(model: str) -> str:
+    return model.rstrip("/").split("/")[-1].split("#")[0]
+
+
+def sweep_points(recipe: MergeRecipe, param: str, values: list[float]) -> list[SweepPoint]:
+    """One recipe per value of ``param`` (``weight:MODEL`` / ``density`` / ``t`` ...).
+
+    With ``:MODEL`` (a model id, path or its last path component) the parameter is
+    set on that model; without it, a per-model parameter goes to the first listed
+    model and a global one (``t``, ``lambda``...) to the recipe's ``parameters``.
+    """
+    if not values:
+        raise RecipeError("a sweep needs at least one value (--values 0.5,1.0)")
+    name, _, model = param.partition(":")
+    if not name:
+        raise RecipeError(f"--param {param!r}: give a parameter name, e.g. weight or weight:MODEL")
+    base = recipe.to_dict()
+    entries = base.get("models") or []
+    if model:
+        matches = [i for i, e in enumerate(entries) if model in (e["model"], _short(e["model"]))]
+        if len(matches) != 1:
+            choices = ", ".join(_short(e["model"]) for e in entries)
+            raise RecipeError(f"--param {param!r}: model {model!r} is not one of the recipe's models ({choices})")
+        target: int | None = matches[0]
+    elif name in (base.get("parameters") or {}) or not entries:
+        target = None
+    else:
+        target = 0
+    points = []
+    for value in values:
+        data = copy.deepcopy(base)
+        if target is None:
+            data.setdefault("parameters", {})[name] = value
+        else:
+            data["models"][target].setdefault("parameters", {})[name] = value
+        where = "" if target is None else f":{_short(entries[target]['model'])}"
+        points.append(SweepPoint(f"{name}{where}={value:g}", value, MergeRecipe.from_mergekit_dict(data, seed=recipe.seed)))
+    return points
+
+
+class _CachedLoader:
+    """Stands in for mergekit's LazyTensorLoader: same index, tensors from memory."""
+
+    def __init__(self, index: Any, tensors: dict[str, torch.Tensor]):
+        self.index = index
+        self.tensors = tensors
+
+    def get_tensor(self, key: str, device: str = "cpu", aliases: list[str] | None = None, raise_on_missing: bool = True):
+        if key not in self.tensors:
+            key = next((a for a in aliases or [] if a in self.tensors), key)
+        if key not in self.tensors:
+            if raise_on_missing:
+                raise KeyError(key)
+            return None
+        return self.tensors[key].to(device)
+
+    def flush(self) -> None:
+        pass
+
+
+class InputTensorCache:
+    """Read every tensor of the recipe's input models once; mergekit then loads from memory."""
+
+    def __init__(self, resolved: ResolvedRecipe, storage_device: str | torch.device = "cpu"):
+        self.resolved = resolved
+        self.storage_device = torch.device(storage_device)
+        self.seconds = 0.0
+        self.bytes = 0
+        self._refs: list[Any] = []
+
+    def __enter__(self) -> "InputTensorCache":
+        from mergekit.io.tasks import LoaderCache
+
+        t0 = time.perf_counter()
+        cache = LoaderCache()
+        for ref in self.resolved.local_config.referenced_models():
+            loader = cache.get(ref)
+            tensors = {key: loader.get_tensor(key, device=str(self.storage_device)) for key in loader.index.tensor_paths}
+            self.bytes += sum(t.numel() * t.element_size() for t in tensors.values())
+            cache.loaders[ref] = _CachedLoader(loader.index, tensors)
+            self._refs.append(ref)
+        self.seconds = time.perf_counter() - t0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from mergekit.io.tasks import LoaderCache
+
+        for ref in self._refs:
+            LoaderCache().loaders.pop(ref, None)
+
+
+def remerge_into(model: Any, resolved: ResolvedRecipe, dtype: str | torch.dtype | None = None) -> dict[str, Any]:
+    """Merge ``resolved`` into ``model``'s existing parameters (same inputs and layout), in place."""
+    from lm_eval_iberian.merge._model import merge_info
+
+    plan = plan_merge(resolved)
+    params = dict(model.named_parameters(remove_duplicate=False)) | dict(model.named_buffers())
+    device = next(model.parameters()).device
+    filled = set()
+    with torch.no_grad():
+        for name, tensor in stream_merged_tensors(plan, device, dtype or next(model.parameters()).dtype, progress=False):
+            target = params.get(name)
+            if target is None or target.shape != tensor.shape:
+                raise RecipeError(f"sweep point changes the model layout at {name}; sweep parameters only, not inputs")
+            target.copy_(tensor)
+            filled.add(name)
+    return merge_info(plan)
+
+
+def run_sweep(
+    recipe: MergeRecipe,
+    param: str,
+    values: list[float],
+    tasks: list[str],
+    output_dir: str | Path,
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+    hflm_args: dict[str, Any] | None = None,
+    eval_args: dict[str, Any] | None = None,
+    log: Any = print,
+) -> list[dict[str, Any]]:
+    """Evaluate every point; returns the rows written to ``sweep.csv``."""
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    from lm_eval_iberian import tasks_path
+    from lm_eval_iberian.merge._lm import MergedLM
+    from lm_eval_iberian.merge._model import MergeSummary, merge_model
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    points = sweep_points(recipe, param, values)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    resolved_first = validate_recipe(points[0].recipe)
+    todo = [p for p in points if not _done(out, p)]
+    for p in points:
+        if p not in todo:
+            log(f"sweep: {p.name} already evaluated, skipped")
+    lm = None
+    timings: dict[str, float] = {}
+    with InputTensorCache(resolved_first, storage_device="cpu") as cache:
+        timings["read_inputs_s"] = cache.seconds
+        for point in todo:
+            t0 = time.perf_counter()
+            if lm is None:  # the first point allocates the model (inputs come from the cache)
+                model, tok = merge_model(point.recipe, device=device, dtype=dtype, verbose=False)
+                lm = MergedLM.from_model(model, tok, **(hflm_args or {}))
+            else:  # later points: merge math only, into the same parameters
+                resolved = validate_recipe(point.recipe, tokenizer=str(resolved_first.tokenizer_dir))
+                info = remerge_into(lm.model, resolved, dtype)
+                old = lm.merge_summary
+                lm.merge_summary = MergeSummary(
+                    resolved.recipe.method, resolved.recipe.model_ids(), 0.0, old.peak_memory_gb, old.memory_kind, old.tensors, info
+                )
+            merge_s = time.perf_counter() - t0
+            lm.merge_summary.seconds = merge_s
+            timings[point.name] = merge_s
+            log(f"sweep: {point.name}: merged in {merge_s:.2f} s")
+            results = lm_eval.simple_evaluate(
+                model=lm, tasks=tasks, task_manager=TaskManager(include_path=tasks_path()), **(eval_args or {})
+            )
+            results.pop("samples", None)
+            folder = out / _folder(point)
+            folder.mkdir(parents=True, exist_ok=True)
+            results.setdefault("config", {})["sweep"] = {"param": param, "value": point.value, "point": point.name}
+            (folder / "results.json.tmp").write_text(json.dumps(results, default=str, indent=1))
+            (folder / "results.json.tmp").replace(folder / "results.json")
+    rows = [_row(out, p) for p in points]
+    _write_csv(out / "sweep.csv", rows)
+    return rows
+
+
+def _folder(point: SweepPoint) -> str:
+    return "point-" + point.name.replace("/", "_").replace(":", "_")
+
+
+def _done(out: Path, point: SweepPoint) -> bool:
+    path = out / _folder(point) / "results.json"
+    if not path.is_file():
+        return False
+    config = json.loads(path.read_text()).get("config", {})
+    return config.get("merge_recipe_sha256") == point.recipe.content_hash()
+
+
+def _row(out: Path, point: SweepPoint) -> dict[str, Any]:
+    data = json.loads((out / _folder(point) / "results.json").read_text())
+    row: dict[str, Any] = {"point": point.name, "value": point.value, "merge_seconds": data["config"].get("merge_seconds")}
+    for task, metrics in sorted(data["results"].items()):
+        for key, value in metrics.items():
+            if isinstance(value, int | float) and "stderr" not in key and "," in key:
+                row[f"{task}/{key.split(',')[0]}"] = value
+    return row
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
