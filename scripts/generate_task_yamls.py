@@ -117,6 +117,27 @@ def main() -> None:
         )
 
     _ifeval()
+    _perplexity()
+
+
+def _perplexity() -> None:
+    for lang, (code, _name) in LANGS.items():
+        write(
+            TASKS / "perplexity" / f"iberian_ppl_{lang}.yaml",
+            "include: _ppl_template\n"
+            f"task: iberian_ppl_{lang}\n"
+            f"dataset_name: {code}\n"
+            f"dataset_kwargs:\n  iberian_source: openlanguagedata/flores_plus\n  iberian_configs: [{code}]\n"
+            "  iberian_splits: [devtest]\n",
+        )
+    members = "".join(f"  - iberian_ppl_{lang}\n" for lang in LANGS)
+    write(
+        TASKS / "perplexity" / "iberian_ppl.yaml",
+        "# Held-out perplexity in the five languages (FLORES+ devtest); each language reported on its own.\n"
+        f"group: iberian_ppl\ntask:\n{members}"
+        "aggregate_metric_list:\n  - metric: bits_per_byte\n    aggregation: mean\n    weight_by_size: false\n"
+        "metadata:\n  version: 1.0\n",
+    )
 
 
 # IFEval: hub dataset (or the authors' pinned GitHub file) and split per language.

@@ -62,14 +62,26 @@ def test_unknown_task_is_a_clear_cli_error(capsys, tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_command_runs_end_to_end(tmp_path, subprocess_env):
+@pytest.mark.slow
+def test_demo_command_runs_the_whole_pipeline(tmp_path, subprocess_env):
+    """`make demo`: CPT-trained tiny base/instruct/experts, merges and a sweep, evaluation, tables, plot (offline)."""
+    from lm_eval_iberian.demo import EXPERT_LANGS
+
     proc = subprocess.run(
         [CLI, "demo", "--out", str(tmp_path), "--limit", "2"], capture_output=True, text=True, env=subprocess_env(), timeout=900
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "iberian_eu" in proc.stdout and "iberian_flores_to_eu" in proc.stdout
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert 0.0 <= results["results"]["iberian_all"]["acc,none"] <= 1.0
+    for title in ("Benchmark average", "Flores BLEU", "IFEval", "Merge methods", "Held-out perplexity"):
+        assert title in proc.stdout
+    assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    for lang in EXPERT_LANGS:
+        assert f"{lang}-expert" in summary["runs"] and sum(name.startswith(f"{lang}-linear") for name in summary["runs"]) == 3
+        transfer = summary["transfer"][lang]
+        assert transfer["instruct_bits_per_byte"] > 0 and len(transfer["bits_per_byte"]) == 5
+    point = tmp_path / "results" / "eu-linear" / "point-weight_eu-expert=2" / "results.json"
+    assert json.loads(point.read_text())["config"]["merge_recipe"]["models"][0]["parameters"]["weight"] == 2.0
+    assert (tmp_path / "models" / "eu-expert" / "model.safetensors").is_file()
 
 
 def test_readme_errata_tables_are_current(capsys):

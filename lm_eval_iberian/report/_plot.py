@@ -8,6 +8,7 @@ PANELS = (
     ("Benchmark average (%)", "iberian_{lang}", "acc", 100),
     ("Flores BLEU into the language", "iberian_flores_to_{lang}", "bleu", 1),
     ("IFEval inst-level strict (%)", "iberian_ifeval_{lang}", "inst_level_strict_acc", 100),
+    ("Held-out bits per byte (lower is better)", "iberian_ppl_{lang}", "bits_per_byte", 1),
 )
 
 
@@ -30,10 +31,15 @@ def plot_sweep(runs: list[RunRecord], out: str | Path) -> Path:
     merges = [r for r in runs if r.method and r.weights]
     if not merges:
         raise ValueError("no merged runs with weights among the results; sweep plots need `--model merged` results")
-    methods = sorted({r.method for r in merges})
-    fig, axes = plt.subplots(len(methods), len(PANELS), figsize=(4.2 * len(PANELS), 3.2 * len(methods)), squeeze=False)
-    for i, method in enumerate(methods):
-        group = [r for r in merges if r.method == method]
+    # One row per sweep: same method and inputs, one input's weight varying.
+    sweeps: dict[tuple[str, tuple[str, ...]], list[RunRecord]] = {}
+    for r in merges:
+        sweeps.setdefault((r.method, tuple(sorted(r.weights))), []).append(r)
+    rows = [(method, group) for (method, _), group in sorted(sweeps.items()) if len({tuple(sorted(r.weights.items())) for r in group}) > 1]
+    if not rows:
+        raise ValueError("no sweep among the results: every merge was run at a single set of weights")
+    fig, axes = plt.subplots(len(rows), len(PANELS), figsize=(4.2 * len(PANELS), 3.2 * len(rows)), squeeze=False)
+    for i, (method, group) in enumerate(rows):
         model = swept_model(group)
         for j, (title, task, metric, scale) in enumerate(PANELS):
             ax = axes[i][j]

@@ -71,8 +71,8 @@ def test_expand_groups_to_leaves():
     assert len(expand(["iberian_eus_exams_eu_by_exam"])) == 29
     assert expand(["iberian_eus_exams_eu"]) == ["iberian_eus_exams_eu"]
     assert len(expand(["iberian_mt"])) == 14
-    everything = ["iberian_all", "iberian_mt", "iberian_eus_exams_eu_by_exam", "iberian_ifeval", "iberian_ifeval_full"]
-    assert len(expand(everything)) == len(leaf_tasks()) == 79
+    everything = ["iberian_all", "iberian_mt", "iberian_eus_exams_eu_by_exam", "iberian_ifeval", "iberian_ifeval_full", "iberian_ppl"]
+    assert len(expand(everything)) == len(leaf_tasks()) == 84
     assert len(expand(["iberian_ifeval"])) == 5
     with pytest.raises(KeyError, match="unknown task or group 'eus_trivia'.*lm-eval-iberian tasks"):
         expand(["eus_trivia"])

@@ -26,7 +26,7 @@ def everything(tiny_hflm):
 
     return lm_eval.simple_evaluate(
         model=tiny_hflm,
-        tasks=["iberian_all", "iberian_mt", "iberian_eus_exams_eu_by_exam", "iberian_ifeval", "iberian_ifeval_full"],
+        tasks=["iberian_all", "iberian_mt", "iberian_eus_exams_eu_by_exam", "iberian_ifeval", "iberian_ifeval_full", "iberian_ppl"],
         limit=LIMIT,
         bootstrap_iters=0,  # stderr bootstraps of mcc/BLEU dominate the run time otherwise
         log_samples=True,
@@ -59,7 +59,7 @@ def test_every_leaf_task_reports_its_metrics(everything):
 def test_fewshot_counts_follow_the_paper(everything):
     n_shot = everything["n-shot"]
     for name in leaf_tasks():
-        assert n_shot[name] == (0 if name.startswith(("iberian_xstorycloze_", "iberian_ifeval_")) else 5), name
+        assert n_shot[name] == (0 if name.startswith(("iberian_xstorycloze_", "iberian_ifeval_", "iberian_ppl_")) else 5), name
 
 
 def test_cola_tasks_report_mcc_and_acc(everything):
