@@ -53,3 +53,26 @@ train(c)
 rows = [json.loads(x) for x in (tmp / "out" / "losses.jsonl").read_text().splitlines()][2:]
 print(json.dumps({"cpt_tokens_per_s": sum(r["tokens_per_s"] for r in rows) / len(rows), "cpt_mfu": sum(r["mfu"] or 0 for r in rows) / len(rows)}))
 PY
+# vLLM merged backend (needs the [vllm] extra): HF vs vLLM greedy generations of the same merge agree, and
+# multiple-choice loglikelihoods agree; merge+load time into the engine.
+if python -c "import vllm" 2>/dev/null; then
+  python -m pytest -q -p no:cacheprovider tests/merge/test_vllm.py -k vllm_greedy
+  python - <<'PY'
+import json, tempfile, time
+import lm_eval
+from lm_eval_iberian import tasks_path
+from lm_eval_iberian.testing import build_tiny_model, build_tiny_tokenizer
+tmp = tempfile.mkdtemp(); tok = build_tiny_tokenizer()
+p = {r: build_tiny_model(f"{tmp}/{r}", "qwen3", seed=s, tokenizer=tok, hidden_size=256) for s, r in enumerate(("base", "instruct", "expert"))}
+inline = f"method=task_arithmetic,base={p['base']},models={p['expert']}@1.0+{p['instruct']}@1.0,dtype=float32,seed=0"
+kw = dict(tasks=["iberian_eus_trivia"], limit=8, bootstrap_iters=0, log_samples=True, task_manager=lm_eval.tasks.TaskManager(include_path=tasks_path()))
+hf = lm_eval.simple_evaluate(model="merged", model_args=inline + ",batch_size=8", **kw)
+t0 = time.perf_counter()
+vl = lm_eval.simple_evaluate(model="merged_vllm", model_args=inline + ",gpu_memory_utilization=0.3,max_model_len=2048", **kw)
+ll = lambda out: [r[0][0] for s in sorted(out["samples"]["iberian_eus_trivia"], key=lambda s: s["doc_id"]) for r in s["resps"]]
+diff = max(abs(a - b) for a, b in zip(ll(hf), ll(vl)))
+print(json.dumps({"vllm_vs_hf_max_loglikelihood_diff": diff, "vllm_engine_merge_and_eval_s": round(time.perf_counter() - t0, 1)}))
+PY
+else
+  echo "gpu_check: vLLM not installed; skipping the merged_vllm check (pip install '.[vllm]')"
+fi

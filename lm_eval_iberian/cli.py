@@ -136,8 +136,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         "gen_kwargs": args.gen_kwargs,
         "bootstrap_iters": args.bootstrap_iters,
     }
+    if args.backend == "vllm":
+        hflm = {k: v for k, v in {"max_model_len": args.max_length, "dtype": args.dtype}.items() if v is not None}
+        hflm.update(dict(item.split("=", 1) for item in _split_csv(args.vllm_args) or []))
     rows = run_sweep(recipe, args.param, values, _split_csv(args.tasks) or [], args.output, device=args.device,
-                     dtype=args.dtype, hflm_args=hflm, eval_args={k: v for k, v in eval_args.items() if v is not None})
+                     dtype=args.dtype, hflm_args=hflm, eval_args={k: v for k, v in eval_args.items() if v is not None},
+                     backend=args.backend)
     print(json.dumps(rows, indent=1))
     print(f"wrote {args.output}/sweep.csv and one results.json per point")
     return 0
@@ -223,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fewshot_as_multiturn", action="store_true")
     p.add_argument("--gen_kwargs", default=None)
     p.add_argument("--bootstrap_iters", type=int, default=None)
+    p.add_argument("--backend", choices=["hf", "vllm"], default="hf",
+                   help="hf (default): lm-eval's HF backend; vllm: one merged_vllm engine re-merged per point")
+    p.add_argument("--vllm_args", default=None, help="with --backend vllm: k=v,... for vLLM (tensor_parallel_size=2,...)")
     p.set_defaults(func=_cmd_sweep)
 
     p = sub.add_parser("report", help="the paper's tables and sweep plots from lm-eval results files")

@@ -13,8 +13,14 @@ _HFLM_ARGS = frozenset(p for p in inspect.signature(HFLM.__init__).parameters if
 _OWN_ARGS = frozenset({"recipe", "save_merged", "allow_pickle", "merge_device"})
 
 
-def split_model_args(args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Model args -> (recipe args, our options, HFLM args). Unknown keys are an error, never dropped."""
+def split_model_args(
+    args: dict[str, Any], backend: type | None = None
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Model args -> (recipe args, our options, backend args). Unknown keys are an error, never dropped.
+
+    ``backend=None`` is HFLM (its named arguments only: HFLM would swallow unknown keys);
+    for lm-eval's VLLM every other key goes to vLLM's ``LLM``, which rejects unknown ones.
+    """
     method = args.get("method")
     if args.get("recipe") is not None and method is not None:
         raise RecipeError("pass either recipe=PATH (a mergekit YAML) or method=/models= (inline), not both")
@@ -25,7 +31,7 @@ def split_model_args(args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
             own[key] = value
         elif key in RECIPE_KEYS - {"dtype"} or key in params:
             recipe_args[key] = value
-        elif key in _HFLM_ARGS:
+        elif key in _HFLM_ARGS or backend is not None:
             hflm[key] = value
         else:
             hint = f" merge parameters of {method}: {', '.join(sorted(params))};" if method else ""
@@ -44,9 +50,15 @@ def split_model_args(args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     return recipe_args, own, hflm
 
 
-def recipe_from_model_args(args: dict[str, Any]) -> tuple[MergeRecipe, dict[str, Any], dict[str, Any]]:
-    """Model args -> (recipe, our options, HFLM args), raising RecipeError before anything is loaded."""
-    recipe_args, own, hflm = split_model_args(args)
+def recipe_from_model_args(
+    args: dict[str, Any], backend: type | None = None
+) -> tuple[MergeRecipe, dict[str, Any], dict[str, Any]]:
+    """Model args -> (recipe, our options, backend args), raising RecipeError before anything is loaded."""
+    recipe_args, own, hflm = split_model_args(args, backend)
+    if backend is not None:
+        unsupported = sorted(set(own) & {"save_merged", "merge_device", "allow_pickle"})
+        if unsupported:
+            raise RecipeError(f"{', '.join(unsupported)} is not available with merged_vllm; use --model merged for it")
     if own.get("recipe") is not None:
         seed = own.get("seed")
         if seed is not None and not isinstance(seed, int):

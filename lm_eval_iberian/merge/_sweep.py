@@ -157,12 +157,15 @@ def run_sweep(
     hflm_args: dict[str, Any] | None = None,
     eval_args: dict[str, Any] | None = None,
     log: Any = print,
+    backend: str = "hf",
 ) -> list[dict[str, Any]]:
-    """Evaluate every point; returns the rows written to ``sweep.csv``."""
-    import lm_eval
-    from lm_eval.tasks import TaskManager
+    """Evaluate every point; returns the rows written to ``sweep.csv``.
 
-    from lm_eval_iberian import tasks_path
+    ``backend="vllm"``: one vLLM engine (``merged_vllm``; ``hflm_args`` are then vLLM
+    arguments) whose weights are re-merged in place for every point.
+    """
+    if backend not in {"hf", "vllm"}:
+        raise RecipeError(f"backend={backend!r}: choose hf or vllm")
     from lm_eval_iberian.merge._lm import MergedLM
     from lm_eval_iberian.merge._model import MergeSummary, merge_model
 
@@ -177,6 +180,22 @@ def run_sweep(
             log(f"sweep: {p.name} already evaluated, skipped")
     lm = None
     timings: dict[str, float] = {}
+    if backend == "vllm":
+        from lm_eval_iberian.merge import _vllm
+
+        for point in todo:
+            t0 = time.perf_counter()
+            if lm is None:
+                recipe_file = out / "recipe-first-point.yml"
+                recipe_file.write_text(point.recipe.to_yaml())
+                lm = _vllm.MergedVLLM(recipe=str(recipe_file), seed=point.recipe.seed, **(hflm_args or {}))
+            else:
+                lm.reload(point.recipe)
+            log(f"sweep: {point.name}: merged into the vLLM engine in {time.perf_counter() - t0:.2f} s")
+            _evaluate_point(lm, point, param, tasks, out, eval_args)
+        rows = [_row(out, p) for p in points]
+        _write_csv(out / "sweep.csv", rows)
+        return rows
     with InputTensorCache(resolved_first, storage_device="cpu") as cache:
         timings["read_inputs_s"] = cache.seconds
         for point in todo:
@@ -195,18 +214,25 @@ def run_sweep(
             lm.merge_summary.seconds = merge_s
             timings[point.name] = merge_s
             log(f"sweep: {point.name}: merged in {merge_s:.2f} s")
-            results = lm_eval.simple_evaluate(
-                model=lm, tasks=tasks, task_manager=TaskManager(include_path=tasks_path()), **(eval_args or {})
-            )
-            results.pop("samples", None)
-            folder = out / _folder(point)
-            folder.mkdir(parents=True, exist_ok=True)
-            results.setdefault("config", {})["sweep"] = {"param": param, "value": point.value, "point": point.name}
-            (folder / "results.json.tmp").write_text(json.dumps(results, default=str, indent=1))
-            (folder / "results.json.tmp").replace(folder / "results.json")
+            _evaluate_point(lm, point, param, tasks, out, eval_args)
     rows = [_row(out, p) for p in points]
     _write_csv(out / "sweep.csv", rows)
     return rows
+
+
+def _evaluate_point(lm: Any, point: SweepPoint, param: str, tasks: list[str], out: Path, eval_args: dict[str, Any] | None) -> None:
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    from lm_eval_iberian import tasks_path
+
+    results = lm_eval.simple_evaluate(model=lm, tasks=tasks, task_manager=TaskManager(include_path=tasks_path()), **(eval_args or {}))
+    results.pop("samples", None)
+    folder = out / _folder(point)
+    folder.mkdir(parents=True, exist_ok=True)
+    results.setdefault("config", {})["sweep"] = {"param": param, "value": point.value, "point": point.name}
+    (folder / "results.json.tmp").write_text(json.dumps(results, default=str, indent=1))
+    (folder / "results.json.tmp").replace(folder / "results.json")
 
 
 def _folder(point: SweepPoint) -> str:
