@@ -97,6 +97,10 @@ class CPTConfig(_Strict):
     def _length(self) -> "CPTConfig":
         if (self.max_steps is None) == (self.max_tokens is None):
             raise ValueError("give exactly one of max_steps or max_tokens")
+        if self.attn_implementation == "flash_attention_2" and self.micro_batch_size > 1:
+            # transformers keeps packed documents apart under flash attention only for batch size 1.
+            raise ValueError("attn_implementation=flash_attention_2 keeps documents apart only with micro_batch_size=1; "
+                             "use micro_batch_size=1 (more accumulation steps) or sdpa/flex_attention")
         return self
 
     @property

@@ -18,8 +18,8 @@ Thresholds are Dolma's: Gopher (words 50-100k, mean word length 3-10, symbol
 ratio 0.1, bullet lines 0.9, ellipsis lines 0.3, alphabetic words 0.8, 2 stop
 words; duplicate line and duplicate-line character fractions 0.3, top 2/3/4-gram
 0.20/0.18/0.16, duplicate 5-10-gram 0.15...0.10) and C4 (drop lines without
-terminal punctuation or with fewer than 3 words; drop documents with a bad
-word, "lorem ipsum", "javascript" or "{").
+terminal punctuation, with fewer than 3 words or mentioning "javascript";
+drop documents with a bad word, "lorem ipsum" or "{").
 """
 
 import json
@@ -135,11 +135,12 @@ class TLDFilter(BaseFilter):
 
 
 class C4LocalizedFilter(BaseFilter):
-    """C4 rules as Dolma applies them, with the language's terminal punctuation and bad words.
+    """C4's rules (as datatrove's C4QualityFilter + C4BadWordsFilter apply them), localized.
 
-    Lines without terminal punctuation (or ending in "..."), or with fewer than
-    3 words, are removed; documents with a bad word, "lorem ipsum",
-    "javascript" or "{" are dropped, as are documents left without lines.
+    Kept lines end in the language's terminal punctuation (not "...") and have at
+    least 3 words; a line mentioning "javascript" is removed; a kept line with
+    "lorem ipsum" or "{" drops the document, as does a bad word in the kept text
+    or no line left.
     """
 
     name = "⛰ C4 (localized)"
@@ -153,15 +154,6 @@ class C4LocalizedFilter(BaseFilter):
         self.bad_words = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)", re.IGNORECASE)
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        lowered = doc.text.lower()
-        if "lorem ipsum" in lowered:
-            return False, "c4_lorem_ipsum"
-        if "javascript" in lowered:
-            return False, "c4_javascript"
-        if "{" in doc.text:
-            return False, "c4_curly_bracket"
-        if self.bad_words.search(doc.text):
-            return False, "c4_bad_word"
         kept = []
         for line in doc.text.splitlines():
             stripped = line.strip()
@@ -173,10 +165,21 @@ class C4LocalizedFilter(BaseFilter):
             if len(stripped.split()) < self.min_words_per_line:
                 self.stat_update("line_removed_too_few_words")
                 continue
+            lowered = stripped.lower()
+            if "lorem ipsum" in lowered:
+                return False, "c4_lorem_ipsum"
+            if "javascript" in lowered:  # C4 drops the line, not the page
+                self.stat_update("line_removed_javascript")
+                continue
+            if "{" in stripped:
+                return False, "c4_curly_bracket"
             kept.append(stripped)
         if not kept:
             return False, "c4_no_lines_left"
-        doc.text = "\n".join(kept)
+        text = "\n".join(kept)
+        if self.bad_words.search(text):
+            return False, "c4_bad_word"
+        doc.text = text
         return True
 
 

@@ -233,8 +233,17 @@ class PackedStream:
         return {k: torch.stack([it[k] for it in items]) for k in items[0]}
 
     def label_count(self, indices: list[int]) -> int:
-        """Tokens that carry a loss in these sequences (HF shifts labels: position 0 never counts)."""
-        return sum(int((self.sequence(i)["labels"][1:] != IGNORE_INDEX).sum()) for i in indices)
+        """Tokens that carry a loss in these sequences, from the document boundaries alone.
+
+        HF shifts labels, so position 0 never counts; a document starting at position
+        t > 0 has its label -100 there. So each sequence has ``seq_len - 1`` minus the
+        number of document starts strictly inside it.
+        """
+        starts = np.asarray(indices, dtype=np.int64) * self.seq_len
+        inside = np.searchsorted(self.doc_starts, starts + self.seq_len, side="left") - np.searchsorted(
+            self.doc_starts, starts, side="right"
+        )
+        return int(((self.seq_len - 1) - inside).sum())
 
 
 def build_stream(config: CPTConfig, tokenizer: Any) -> PackedStream:

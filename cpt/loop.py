@@ -135,6 +135,7 @@ def train(config: CPTConfig) -> Path:
         betas=config.optim.betas,
         eps=config.optim.eps,
     )
+    flops_per_token = _flops_per_token(model, config.seq_len)  # before sharding: the whole model
     model, optimizer = accelerator.prepare(model, optimizer)
     scheduler = _scheduler(optimizer, config)
     accelerator.register_for_checkpointing(scheduler)  # not prepare(): that would step it once per rank
@@ -145,8 +146,16 @@ def train(config: CPTConfig) -> Path:
         accelerator.load_state(str(existing[-1]))
         start = json.loads((existing[-1] / STATE_FILE).read_text())["step"]
         accelerator.print(f"resumed from {existing[-1]} at step {start}")
-    elif accelerator.is_main_process and (output_dir / LOSS_LOG).exists():
-        (output_dir / LOSS_LOG).unlink()
+        if accelerator.is_main_process and (output_dir / LOSS_LOG).exists():  # drop steps logged after it
+            kept = [x for x in (output_dir / LOSS_LOG).read_text().splitlines() if json.loads(x)["step"] <= start]
+            (output_dir / LOSS_LOG).write_text("".join(x + "\n" for x in kept))
+    elif accelerator.is_main_process:  # a fresh run: nothing of an earlier run may be resumed or kept
+        for old in [*output_dir.glob("checkpoint-*"), output_dir / "final", output_dir / LOSS_LOG]:
+            if old.is_dir():
+                shutil.rmtree(old)
+            elif old.exists():
+                old.unlink()
+    accelerator.wait_for_everyone()
 
     writer = None
     if config.tensorboard and accelerator.is_main_process:
@@ -154,7 +163,6 @@ def train(config: CPTConfig) -> Path:
 
         writer = SummaryWriter(str(output_dir / "tensorboard"))
     peak = _peak_flops(config, accelerator.device)
-    flops_per_token = _flops_per_token(accelerator.unwrap_model(model), config.seq_len)
 
     model.train()
     total = config.total_steps

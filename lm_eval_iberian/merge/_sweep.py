@@ -52,18 +52,34 @@ def sweep_points(recipe: MergeRecipe, param: str, values: list[float]) -> list[S
     name, _, model = param.partition(":")
     if not name:
         raise RecipeError(f"--param {param!r}: give a parameter name, e.g. weight or weight:MODEL")
+    from lm_eval_iberian.merge._recipe import method_spec
+
+    spec = method_spec(recipe.method)
+    shared = {p.name for p in spec.shared_parameters}
+    per_model = {p.name for p in spec.input_parameters}
     base = recipe.to_dict()
     entries = base.get("models") or []
-    if model:
-        matches = [i for i, e in enumerate(entries) if model in (e["model"], _short(e["model"]))]
-        if len(matches) != 1:
-            choices = ", ".join(_short(e["model"]) for e in entries)
-            raise RecipeError(f"--param {param!r}: model {model!r} is not one of the recipe's models ({choices})")
-        target: int | None = matches[0]
-    elif name in (base.get("parameters") or {}) or not entries:
-        target = None
+    if name in shared:
+        if model:
+            raise RecipeError(f"--param {param!r}: {name} is a global parameter of {recipe.method}; drop :{model}")
+        target: int | None = None  # mergekit reads shared parameters only from the top-level `parameters`
+    elif name in per_model:
+        base_model = base.get("base_model")
+        if model:
+            matches = [i for i, e in enumerate(entries) if model in (e["model"], _short(e["model"]))]
+            if len(matches) != 1:
+                choices = ", ".join(_short(e["model"]) for e in entries)
+                raise RecipeError(f"--param {param!r}: model {model!r} is not one of the recipe's models ({choices})")
+            target = matches[0]
+        else:  # the first model that is not the base (mergekit ignores per-model parameters on the base)
+            target = next((i for i, e in enumerate(entries) if e["model"] != base_model), None)
+            if target is None:
+                raise RecipeError(f"--param {param!r}: the recipe has no non-base model to set {name} on")
     else:
-        target = 0
+        raise RecipeError(
+            f"--param {param!r}: {recipe.method} has no parameter {name!r}; per-model: {', '.join(sorted(per_model)) or 'none'}; "
+            f"global: {', '.join(sorted(shared)) or 'none'}"
+        )
     points = []
     for value in values:
         data = copy.deepcopy(base)
@@ -96,6 +112,13 @@ class _CachedLoader:
         pass
 
 
+def _loader_tensors(ref: Any) -> list[torch.Tensor]:
+    from mergekit.io.tasks import LoaderCache
+
+    loader = LoaderCache().loaders.get(ref)
+    return list(loader.tensors.values()) if isinstance(loader, _CachedLoader) else []
+
+
 class InputTensorCache:
     """Read every tensor of the recipe's input models once; mergekit then loads from memory."""
 
@@ -119,6 +142,17 @@ class InputTensorCache:
             self._refs.append(ref)
         self.seconds = time.perf_counter() - t0
         return self
+
+    def detach(self, model: Any) -> None:
+        """Give ``model`` its own storage wherever a merged tensor is a cached input itself.
+
+        (mergekit can return an input unchanged; an in-place re-merge would then write into the cache.)
+        """
+        cached = {t.data_ptr() for ref in self._refs for t in _loader_tensors(ref)}
+        with torch.no_grad():
+            for p in model.parameters():
+                if p.data_ptr() in cached:
+                    p.data = p.data.clone()
 
     def __exit__(self, *exc: object) -> None:
         from mergekit.io.tasks import LoaderCache
@@ -202,6 +236,7 @@ def run_sweep(
             t0 = time.perf_counter()
             if lm is None:  # the first point allocates the model (inputs come from the cache)
                 model, tok = merge_model(point.recipe, device=device, dtype=dtype, verbose=False)
+                cache.detach(model)
                 lm = MergedLM.from_model(model, tok, **(hflm_args or {}))
             else:  # later points: merge math only, into the same parameters
                 resolved = validate_recipe(point.recipe, tokenizer=str(resolved_first.tokenizer_dir))

@@ -33,8 +33,9 @@ def write_engine_folder(recipe: MergeRecipe, out_dir: str | Path, tokenizer: str
     out.mkdir(parents=True, exist_ok=True)
     config = plan.out_config
     names = set(plan.names)
-    if "lm_head.weight" in names:
-        config.tie_word_embeddings = False
+    # As build_merged_model: an lm_head in the plan means untied, none means tied (else vLLM's
+    # dummy lm_head would stay random).
+    config.tie_word_embeddings = "lm_head.weight" not in names
     config.save_pretrained(out)
     resolved.tokenizer.save_pretrained(out)
     return out
@@ -94,15 +95,23 @@ def _make_class() -> type:
 
         def reload(self, recipe: MergeRecipe) -> None:
             """Merge ``recipe`` (same architecture) into the running engine's weights."""
+            import time
+
+            t0 = time.perf_counter()
             counts = self.model.apply_model(LoadMergedWeights(recipe.to_dict(), recipe.seed, self._merge_dtype))
             if not counts or not all(counts):
                 raise RuntimeError(f"vLLM workers loaded no merged weights (per worker: {counts})")
+            # Cached prompt KV blocks were computed with the previous weights.
+            if not self.model.reset_prefix_cache():
+                raise RuntimeError("vLLM could not reset its prefix cache after the weights changed")
             self.merge_recipe = recipe
+            self.merge_seconds = time.perf_counter() - t0
 
         def get_model_info(self) -> dict:
             recipe = self.merge_recipe
             return {"model_name": f"merged_vllm:{recipe.method}:{recipe.content_hash()[:12]}", "merge_recipe": recipe.to_dict(),
-                    "merge_recipe_sha256": recipe.content_hash(), "merge_seed": recipe.seed}
+                    "merge_recipe_sha256": recipe.content_hash(), "merge_seed": recipe.seed,
+                    "merge_seconds": round(self.merge_seconds, 2)}
 
     return MergedVLLM
 

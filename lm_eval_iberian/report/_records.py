@@ -57,12 +57,19 @@ def _weights(recipe: dict[str, Any]) -> dict[str, float]:
 
 
 def _label(method: str | None, recipe: dict[str, Any] | None, model: str) -> str:
+    """A row name that tells every two different recipes apart (the seed aside: seeds share a row)."""
     if not recipe:
         return _short(model)
-    parts = [f"{_short(e['model'])}×{(e.get('parameters') or {}).get('weight', '')}".rstrip("×") for e in recipe.get("models") or []]
-    params = recipe.get("parameters") or {}
-    extra = "".join(f", {k}={v}" for k, v in params.items() if k in {"t", "density", "gamma", "epsilon", "lambda"})
-    return f"{method}({' + '.join(parts)}{extra})"
+    parts = []
+    for entry in recipe.get("models") or []:
+        params = dict(entry.get("parameters") or {})
+        weight = params.pop("weight", None)
+        text = _short(entry["model"]) + (f"×{weight}" if weight is not None else "")
+        parts.append(text + (f"[{', '.join(f'{k}={v}' for k, v in sorted(params.items()))}]" if params else ""))
+    extra = [f"{k}={v}" for k, v in sorted((recipe.get("parameters") or {}).items())]
+    if recipe.get("base_model"):
+        extra.append(f"base={_short(recipe['base_model'])}")
+    return f"{method}({' + '.join(parts)}{''.join(', ' + e for e in extra)})"
 
 
 def load_run(path: str | Path) -> RunRecord:

@@ -60,3 +60,9 @@ def test_bad_overrides_and_files(tmp_path):
     (tmp_path / "list.yaml").write_text("- 1\n")
     with pytest.raises(ConfigError, match="top level must be a mapping"):
         load_config(tmp_path / "list.yaml")
+
+
+def test_flash_attention_needs_micro_batch_one():
+    with pytest.raises(ConfigError, match="flash_attention_2 keeps documents apart only with micro_batch_size=1"):
+        load_config(None, None, **{**BASE, "attn_implementation": "flash_attention_2", "micro_batch_size": 2})
+    assert load_config(None, None, **{**BASE, "attn_implementation": "flash_attention_2"}).micro_batch_size == 1

@@ -53,8 +53,10 @@ def test_c4_rules(lang):
     c4 = C4LocalizedFilter(lang)
     base = CLEAN[lang]
     assert _verdict(c4, base + "\nLorem ipsum dolor sit amet.") == (False, "c4_lorem_ipsum")
-    assert _verdict(c4, base + "\nEnable JavaScript to continue.") == (False, "c4_javascript")
-    assert _verdict(c4, base + "\nfunction() { return 1; }") == (False, "c4_curly_bracket")
+    doc = _doc(base + "\nEnable JavaScript to continue.")
+    assert c4.filter(doc) is True and doc.text == base  # C4 removes the line, not the page
+    assert _verdict(c4, base + "\nThe code is function() { return 1; }.") == (False, "c4_curly_bracket")
+    assert _verdict(c4, base + "\n{}") == (True, None)  # a removed line (too short) cannot drop the page
     bad = base.replace("\n", f" {BAD_WORD[lang].capitalize()}.\n", 1)
     assert _verdict(c4, bad) == (False, "c4_bad_word")
     # A bad word inside a longer word is not a bad word.

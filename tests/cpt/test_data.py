@@ -138,3 +138,10 @@ def test_parquet_and_hub_sources(tmp_path, monkeypatch):
     assert calls == [("HiTZ/some-corpus", "eu", "train")]
     with pytest.raises(ConfigError, match="has no column 'content'"):
         list(iter_documents(CorpusSource(name="h2", hub="x/y", text_field="content", ratio=1)))
+
+
+def test_label_count_from_boundaries_equals_the_labels(tokenized):
+    stream = PackedStream(tokenized, [0.5, 0.5], seq_len=64, total_tokens=64 * 30, seed=3)
+    for indices in ([0], [1, 2, 3], list(range(30))):
+        expected = sum(int((stream.sequence(i)["labels"][1:] != IGNORE_INDEX).sum()) for i in indices)
+        assert stream.label_count(indices) == expected

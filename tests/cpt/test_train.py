@@ -89,15 +89,15 @@ def test_sigkill_then_resume_gives_the_same_losses_bit_for_bit(cpt_base, corpora
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     interrupted_at = len((killed / "losses.jsonl").read_text().splitlines())
-    assert interrupted_at < 40 and not (killed / "final").exists()
+    assert 13 <= interrupted_at < 40 and not (killed / "final").exists()
 
     proc = _run(config, env)
     output = proc.communicate(timeout=600)[0]
     assert proc.returncode == 0, output[-3000:]
-    assert "resumed from" in output
+    assert "resumed from" in output and ("checkpoint-00000010" in output or "checkpoint-00000015" in output)
     assert _losses(killed) == _losses(straight)  # exact float equality, every step
-    resumed = [json.loads(x)["step"] for x in (killed / "losses.jsonl").read_text().splitlines()][interrupted_at]
-    assert resumed in {11, 16}  # restarted right after the last complete checkpoint
+    steps = [json.loads(x)["step"] for x in (killed / "losses.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 41))  # the steps logged after the checkpoint by the killed run were dropped
 
 
 def test_half_written_checkpoint_is_ignored(cpt_base, corpora, tmp_path):

@@ -92,3 +92,21 @@ def test_cli(tiny_families, tmp_path, capsys):
     assert main(["sweep", "--recipe", str(recipe), "--param", "weight:nope", "--values", "1", "--tasks", "iberian_ca",
                  "--output", str(out)]) == 2
     assert "is not one of the recipe's models" in capsys.readouterr().err
+
+
+def test_global_and_per_model_parameters_go_where_mergekit_reads_them(tiny_families):
+    fam = tiny_families["llama"]
+    recipe = _recipe(fam)  # task_arithmetic
+    (point,) = sweep_points(recipe, "lambda", [0.5])
+    data = point.recipe.to_dict()
+    assert data["parameters"]["lambda"] == 0.5 and "lambda" not in data["models"][0]["parameters"]
+    with pytest.raises(RecipeError, match="lambda is a global parameter of task_arithmetic"):
+        sweep_points(recipe, "lambda:llama-expert", [0.5])
+    with pytest.raises(RecipeError, match="has no parameter 'gamma'; per-model: density, weight"):
+        sweep_points(recipe, "gamma", [0.5])
+    # Without :MODEL a per-model parameter goes to the first non-base model.
+    listed_base_first = MergeRecipe.from_mergekit_dict({**recipe.to_dict(), "models": [
+        {"model": str(fam["base"]), "parameters": {"weight": 1.0}}, *recipe.to_dict()["models"]]}, seed=0)
+    (point,) = sweep_points(listed_base_first, "density", [0.3])
+    models = point.recipe.to_dict()["models"]
+    assert "density" not in models[0]["parameters"] and models[1]["parameters"]["density"] == 0.3

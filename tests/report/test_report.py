@@ -82,6 +82,9 @@ def test_every_cell_equals_the_values_in_the_files(result_files, table, task, me
 def test_methods_table_and_average(result_files):
     root, _ = result_files
     runs = load_runs([str(root)])
+    # These tiny experts carry no language in their names: no column can claim them.
+    assert all(c is None for key, c in build_table("methods", runs).cells.items() if key[1] != "Avg")
+    runs = [r.model_copy(update={"target_lang": "eu"}) for r in runs]  # as for HiTZ/eu_... experts
     table = build_table("methods", runs)
     assert table.rows == ["linear", "task_arithmetic"]
     for method in table.rows:
