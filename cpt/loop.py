@@ -129,11 +129,17 @@ def train(config: CPTConfig) -> Path:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    from accelerate.utils import DistributedType
+
+    # The fused AdamW kernel (CPU and CUDA; what HF Trainer uses by default); FSDP gets foreach.
+    fused = accelerator.distributed_type != DistributedType.FSDP
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.optim.lr,
         betas=config.optim.betas,
         eps=config.optim.eps,
+        fused=fused or None,
+        foreach=None if fused else True,
     )
     flops_per_token = _flops_per_token(model, config.seq_len)  # before sharding: the whole model
     model, optimizer = accelerator.prepare(model, optimizer)
