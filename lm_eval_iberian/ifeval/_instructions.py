@@ -176,9 +176,9 @@ class NumberParagraphsArgs(_Args):
     num_paragraphs: PositiveInt
 
 
-def _star_paragraphs(response: str) -> list[str] | None:
-    """Paragraphs separated by ``***``; ``None`` if one in the middle is empty."""
-    parts = re.split(r"\s?\*\*\*\s?", response)
+def _separated_parts(response: str, separator: str) -> list[str] | None:
+    """Non-empty parts between ``separator`` matches; ``None`` if one in the middle is empty (IFEval's rule)."""
+    parts = re.split(separator, response)
     kept = []
     for index, part in enumerate(parts):
         if part.strip():
@@ -190,7 +190,7 @@ def _star_paragraphs(response: str) -> list[str] | None:
 
 @_register("length_constraints:number_paragraphs", NumberParagraphsArgs)
 def _number_paragraphs(response: str, args: NumberParagraphsArgs, ctx: CheckContext) -> bool:
-    paragraphs = _star_paragraphs(response)
+    paragraphs = _separated_parts(response, r"\s?\*\*\*\s?")
     return paragraphs is not None and len(paragraphs) == args.num_paragraphs
 
 
@@ -368,14 +368,8 @@ def _title(response: str, args: NoArgs, ctx: CheckContext) -> bool:
 
 @_register("combination:two_responses")
 def _two_responses(response: str, args: NoArgs, ctx: CheckContext) -> bool:
-    parts = response.split("******")
-    kept = []
-    for index, part in enumerate(parts):
-        if part.strip():
-            kept.append(part.strip())
-        elif 0 < index < len(parts) - 1:
-            return False
-    return len(kept) == 2 and kept[0] != kept[1]
+    parts = _separated_parts(response, re.escape("******"))
+    return parts is not None and len(parts) == 2 and parts[0].strip() != parts[1].strip()
 
 
 class RepeatPromptArgs(_Args):
