@@ -168,14 +168,12 @@ def remerge_into(model: Any, resolved: ResolvedRecipe, dtype: str | torch.dtype 
     plan = plan_merge(resolved)
     params = dict(model.named_parameters(remove_duplicate=False)) | dict(model.named_buffers())
     device = next(model.parameters()).device
-    filled = set()
     with torch.no_grad():
         for name, tensor in stream_merged_tensors(plan, device, dtype or next(model.parameters()).dtype, progress=False):
             target = params.get(name)
             if target is None or target.shape != tensor.shape:
                 raise RecipeError(f"sweep point changes the model layout at {name}; sweep parameters only, not inputs")
             target.copy_(tensor)
-            filled.add(name)
     return merge_info(plan)
 
 
@@ -200,9 +198,6 @@ def run_sweep(
     """
     if backend not in {"hf", "vllm"}:
         raise RecipeError(f"backend={backend!r}: choose hf or vllm")
-    from lm_eval_iberian.merge._lm import MergedLM
-    from lm_eval_iberian.merge._model import MergeSummary, merge_model
-
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     points = sweep_points(recipe, param, values)
@@ -213,7 +208,6 @@ def run_sweep(
         if p not in todo:
             log(f"sweep: {p.name} already evaluated, skipped")
     lm = None
-    timings: dict[str, float] = {}
     if backend == "vllm":
         from lm_eval_iberian.merge import _vllm
 
@@ -227,11 +221,31 @@ def run_sweep(
                 lm.reload(point.recipe)
             log(f"sweep: {point.name}: merged into the vLLM engine in {time.perf_counter() - t0:.2f} s")
             _evaluate_point(lm, point, param, tasks, out, eval_args)
-        rows = [_row(out, p) for p in points]
-        _write_csv(out / "sweep.csv", rows)
-        return rows
+    else:
+        _sweep_hf(todo, resolved_first, out, param, tasks, device, dtype, hflm_args, eval_args, log)
+    rows = [_row(out, p) for p in points]
+    _write_csv(out / "sweep.csv", rows)
+    return rows
+
+
+def _sweep_hf(
+    todo: list[SweepPoint],
+    resolved_first: ResolvedRecipe,
+    out: Path,
+    param: str,
+    tasks: list[str],
+    device: str,
+    dtype: str | None,
+    hflm_args: dict[str, Any] | None,
+    eval_args: dict[str, Any] | None,
+    log: Any,
+) -> None:
+    """HF backend: inputs read once; the first point allocates the model, later ones re-merge into it."""
+    from lm_eval_iberian.merge._lm import MergedLM
+    from lm_eval_iberian.merge._model import MergeSummary, merge_model
+
+    lm = None
     with InputTensorCache(resolved_first, storage_device="cpu") as cache:
-        timings["read_inputs_s"] = cache.seconds
         for point in todo:
             t0 = time.perf_counter()
             if lm is None:  # the first point allocates the model (inputs come from the cache)
@@ -247,12 +261,8 @@ def run_sweep(
                 )
             merge_s = time.perf_counter() - t0
             lm.merge_summary.seconds = merge_s
-            timings[point.name] = merge_s
             log(f"sweep: {point.name}: merged in {merge_s:.2f} s")
             _evaluate_point(lm, point, param, tasks, out, eval_args)
-    rows = [_row(out, p) for p in points]
-    _write_csv(out / "sweep.csv", rows)
-    return rows
 
 
 def _evaluate_point(lm: Any, point: SweepPoint, param: str, tasks: list[str], out: Path, eval_args: dict[str, Any] | None) -> None:
