@@ -46,12 +46,17 @@ cfg = Qwen3Config(vocab_size=len(tok), hidden_size=1024, intermediate_size=3072,
                   num_key_value_heads=8, head_dim=128, max_position_embeddings=8192, tie_word_embeddings=True)
 Qwen3ForCausalLM(cfg).save_pretrained(tmp / "model"); tok.save_pretrained(tmp / "model")
 (tmp / "corpus.jsonl").write_text("\n".join(json.dumps({"text": t}) for t in demo_corpus()))
-c = load_config(None, None, model=str(tmp / "model"), output_dir=str(tmp / "out"), seq_len=4096, global_batch_size=8,
-                micro_batch_size=2, max_steps=6, dtype="bfloat16", attn_implementation="sdpa", tensorboard=False,
-                data={"sources": [{"name": "demo", "path": str(tmp / "corpus.jsonl"), "ratio": 1}], "cache_dir": str(tmp / "cache")})
-train(c)
-rows = [json.loads(x) for x in (tmp / "out" / "losses.jsonl").read_text().splitlines()][2:]
-print(json.dumps({"cpt_tokens_per_s": sum(r["tokens_per_s"] for r in rows) / len(rows), "cpt_mfu": sum(r["mfu"] or 0 for r in rows) / len(rows)}))
+result = {}
+for attn in ("sdpa_varlen", "sdpa"):  # ours (default) vs transformers' block-diagonal mask, same data
+    c = load_config(None, None, model=str(tmp / "model"), output_dir=str(tmp / attn), seq_len=4096, global_batch_size=8,
+                    micro_batch_size=2, max_steps=6, dtype="bfloat16", attn_implementation=attn, tensorboard=False,
+                    data={"sources": [{"name": "demo", "path": str(tmp / "corpus.jsonl"), "ratio": 1}], "cache_dir": str(tmp / "cache")})
+    train(c)
+    rows = [json.loads(x) for x in (tmp / attn / "losses.jsonl").read_text().splitlines()][2:]
+    result[f"cpt_{attn}_tokens_per_s"] = sum(r["tokens_per_s"] for r in rows) / len(rows)
+    result[f"cpt_{attn}_mfu"] = sum(r["mfu"] or 0 for r in rows) / len(rows)
+    result[f"cpt_{attn}_losses"] = [round(r["loss"], 4) for r in rows]
+print(json.dumps(result))
 PY
 # vLLM merged backend (needs the [vllm] extra): HF vs vLLM greedy generations of the same merge agree, and
 # multiple-choice loglikelihoods agree; merge+load time into the engine.

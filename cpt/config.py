@@ -81,7 +81,8 @@ class CPTConfig(_Strict):
     max_tokens: int | None = Field(None, ge=1, description="alternative to max_steps")
 
     dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
-    attn_implementation: Literal["sdpa", "eager", "flash_attention_2", "flex_attention"] | None = None
+    # sdpa_varlen (cpt/attention.py): documents attend within themselves at sum(len^2) cost, any device.
+    attn_implementation: Literal["sdpa_varlen", "sdpa", "eager", "flash_attention_2", "flex_attention"] = "sdpa_varlen"
     activation_checkpointing: bool = True
     seed: int = 0
 
@@ -100,7 +101,7 @@ class CPTConfig(_Strict):
         if self.attn_implementation == "flash_attention_2" and self.micro_batch_size > 1:
             # transformers keeps packed documents apart under flash attention only for batch size 1.
             raise ValueError("attn_implementation=flash_attention_2 keeps documents apart only with micro_batch_size=1; "
-                             "use micro_batch_size=1 (more accumulation steps) or sdpa/flex_attention")
+                             "use micro_batch_size=1 (more accumulation steps) or sdpa_varlen")
         return self
 
     @property

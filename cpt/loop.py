@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lm_eval_iberian.cpt.attention import ATTN_IMPLEMENTATION, LAYOUT_KWARG, packed_layout, register_sdpa_varlen
 from lm_eval_iberian.cpt.config import CPTConfig
 from lm_eval_iberian.cpt.data import PackedStream, build_stream
 
@@ -121,6 +122,9 @@ def train(config: CPTConfig) -> Path:
     with accelerator.main_process_first():  # rank 0 tokenizes into the cache, the others read it
         stream: PackedStream = build_stream(config, tokenizer)
 
+    varlen = config.attn_implementation == ATTN_IMPLEMENTATION
+    if varlen:
+        register_sdpa_varlen()
     model = AutoModelForCausalLM.from_pretrained(
         config.model, dtype=getattr(torch, config.dtype), attn_implementation=config.attn_implementation
     )
@@ -180,10 +184,11 @@ def train(config: CPTConfig) -> Path:
         step_loss = torch.zeros((), device=accelerator.device, dtype=torch.float64)
         for micro in range(accum):
             batch = stream.batch(_micro_indices(step, micro, rank, config, world))
+            extra = {LAYOUT_KWARG: packed_layout(batch["position_ids"]).to(accelerator.device)} if varlen else {}
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             sync = nullcontext() if micro == accum - 1 else accelerator.no_sync(model)
             with sync:
-                out = model(**batch, num_items_in_batch=n_loss_tokens)
+                out = model(**batch, **extra, num_items_in_batch=n_loss_tokens)
                 # Ranks' gradients are averaged; scale so the sum is the global per-token mean.
                 accelerator.backward(out.loss * world)
             step_loss += out.loss.detach().double()
@@ -196,6 +201,7 @@ def train(config: CPTConfig) -> Path:
         optimizer.zero_grad(set_to_none=True)
         loss = float(accelerator.reduce(step_loss, reduction="sum"))
         elapsed = time.perf_counter() - t0
+        finished = time.time()
         tokens_per_s = config.tokens_per_step / elapsed
         mfu = flops_per_token * tokens_per_s / (peak * world) if peak else None
         record = {
@@ -206,6 +212,7 @@ def train(config: CPTConfig) -> Path:
             "tokens_per_s": tokens_per_s,
             "mfu": mfu,
             "tokens": (step + 1) * config.tokens_per_step,
+            "time": finished,  # wall clock at the step's end
         }
         if (step + 1) % config.log_every == 0 or step + 1 == total:
             _log(accelerator, writer, output_dir, record)

@@ -52,10 +52,12 @@ def test_sequences_are_full_with_positions_and_labels_restarting_per_document(to
     assert list(flat[: 5]) == list(corpus.tokens[corpus.offsets[first[0]] : corpus.offsets[first[0]] + 5])
 
 
-@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+@pytest.mark.parametrize("attn", ["sdpa_varlen", "sdpa", "eager"])
 def test_packed_document_logits_equal_the_document_alone(cpt_base, tokenized, attn):
+    from lm_eval_iberian.cpt.attention import register_sdpa_varlen
     from transformers import AutoModelForCausalLM
 
+    register_sdpa_varlen()
     model = AutoModelForCausalLM.from_pretrained(cpt_base, dtype=torch.float32, attn_implementation=attn).eval()
     stream = PackedStream(tokenized, [0.5, 0.5], seq_len=128, total_tokens=128 * 4, seed=1)
     seq = stream.sequence(2)

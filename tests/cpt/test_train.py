@@ -157,3 +157,19 @@ def test_shipped_examples_are_valid():
     assert (paper.seq_len, paper.global_batch_size, paper.optim.lr, paper.dtype) == (8192, 256, 1e-5, "bfloat16")
     sbatch = (examples / "slurm_multinode.sbatch").read_text()
     assert "accelerate launch" in sbatch and "--machine_rank \\$SLURM_NODEID" in sbatch and "-m lm_eval_iberian.cpt" in sbatch
+
+
+def test_sdpa_varlen_trains_as_transformers_masked_sdpa(cpt_base, corpora, tmp_path):
+    """The default attention (sdpa_varlen) and transformers' block-diagonal sdpa mask give the same run."""
+    from lm_eval_iberian.cpt import train
+    from transformers import AutoConfig
+
+    losses = {}
+    for attn in ("sdpa_varlen", "sdpa"):
+        out = tmp_path / attn
+        final = train(make_config(cpt_base, corpora, out, max_steps=4, checkpoint_every=100, attn_implementation=attn))
+        losses[attn] = list(_losses(out).values())
+        # The saved model names no attention of ours: it loads anywhere (lm-eval, vLLM, merges).
+        assert "sdpa_varlen" not in (final / "config.json").read_text()
+        assert AutoConfig.from_pretrained(final).model_type == "llama"
+    assert losses["sdpa_varlen"] == pytest.approx(losses["sdpa"], abs=1e-5)
