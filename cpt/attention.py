@@ -10,8 +10,9 @@ CUDA with flash-attn installed, and only at micro-batch 1 through transformers.
 into a few length buckets (right-padded), each bucket runs one causal sdpa call (transformers'
 own ``sdpa_attention_forward``: GQA, scaling, dropout handled there), and the outputs are scattered
 back. Causal attention with right padding is exact for the real tokens: a real query never sees a
-key at a later, padded position. Attention FLOPs become sum(doc_len^2) instead of
-seq_len^2 per sequence; it works on CPU and GPU at any micro-batch size, and builds no mask.
+key at a later, padded position. Attention FLOPs become sum(padded_len^2) (a document is padded to
+at most 1.5x its length) instead of seq_len^2 per sequence; it works on CPU and GPU at any
+micro-batch size, and builds no mask.
 
 Documents are where transformers itself finds them: a new one starts wherever ``position_ids``
 do not increase by one (``find_packed_sequence_indices``), and at every row start.
@@ -111,13 +112,13 @@ def sdpa_varlen_attention_forward(
     """transformers attention interface: ``query`` ``[b, heads, s, d]`` -> output ``[b, s, heads, d]``."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    if attention_mask is not None and not bool(attention_mask.all()):
-        raise ValueError(
-            f"attn_implementation={ATTN_IMPLEMENTATION} takes packed sequences without padding; "
-            "pass position_ids (restarting per document) and no padded attention_mask, or use sdpa"
-        )
-    if getattr(module, "sliding_window", None):
+    _refuse_padding(attention_mask)
+    # Models pass a sliding window either as a module attribute (Qwen3) or as a keyword (Mistral).
+    if getattr(module, "sliding_window", None) or kwargs.get("sliding_window"):
         raise ValueError(f"attn_implementation={ATTN_IMPLEMENTATION} has no sliding-window attention; use sdpa or flash_attention_2")
+    for unsupported in ("softcap", "s_aux", "position_bias"):
+        if kwargs.get(unsupported) is not None:
+            raise ValueError(f"attn_implementation={ATTN_IMPLEMENTATION} does not support `{unsupported}` (this model uses it); use eager or sdpa")
     batch, heads, seq, dim = query.shape
     layout: PackedLayout | None = kwargs.get(LAYOUT_KWARG)
     if layout is None:  # called outside the trainer: find the documents here (one host sync per layer)
@@ -147,9 +148,28 @@ def sdpa_varlen_attention_forward(
     return out.view(batch, seq, heads, dim), None
 
 
+def _refuse_padding(attention_mask: torch.Tensor | None) -> None:
+    if attention_mask is not None and not bool(attention_mask.all()):
+        raise ValueError(
+            f"attn_implementation={ATTN_IMPLEMENTATION} takes packed sequences without padding; "
+            "pass position_ids (restarting per document) and no padded attention_mask, or use sdpa"
+        )
+
+
+def sdpa_varlen_mask(*args: Any, attention_mask: torch.Tensor | None = None, **kwargs: Any) -> None:
+    """transformers mask interface: no mask is needed; a padded 2D mask is refused, never dropped.
+
+    Without a registered mask function transformers would discard the user's 2D mask before the
+    attention function sees it, and padded tokens would silently join the documents.
+    """
+    _refuse_padding(attention_mask)
+    return None
+
+
 def register_sdpa_varlen() -> str:
     """Make ``attn_implementation="sdpa_varlen"`` known to transformers; returns the name."""
-    from transformers import AttentionInterface
+    from transformers import AttentionInterface, AttentionMaskInterface
 
     AttentionInterface.register(ATTN_IMPLEMENTATION, sdpa_varlen_attention_forward)
+    AttentionMaskInterface.register(ATTN_IMPLEMENTATION, sdpa_varlen_mask)
     return ATTN_IMPLEMENTATION

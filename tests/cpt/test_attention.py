@@ -106,8 +106,25 @@ def test_padding_masks_and_other_misuse_are_clear_errors():
     windowed.sliding_window = 4
     with pytest.raises(ValueError, match="sliding-window"):
         sdpa_varlen_attention_forward(windowed, q, q, q, None)
+    with pytest.raises(ValueError, match="sliding-window"):  # Mistral passes the window as a keyword
+        sdpa_varlen_attention_forward(_Attention(1), q, q, q, None, sliding_window=4)
+    with pytest.raises(ValueError, match="softcap"):
+        sdpa_varlen_attention_forward(_Attention(1), q, q, q, None, softcap=30.0)
     # A full attention mask (no padding) is accepted.
     sdpa_varlen_attention_forward(_Attention(1), q, q, q, torch.ones(1, 8, dtype=torch.bool))
+
+
+def test_a_padded_mask_given_to_the_model_is_refused_not_dropped(cpt_base):
+    """transformers drops 2D masks of unknown attention implementations before attention runs."""
+    from transformers import AutoModelForCausalLM
+
+    register_sdpa_varlen()
+    model = AutoModelForCausalLM.from_pretrained(cpt_base, dtype=torch.float32, attn_implementation=ATTN_IMPLEMENTATION)
+    ids = torch.tensor([[5, 6, 7, 8, 9, 10]])
+    with pytest.raises(ValueError, match="without padding"):
+        model(input_ids=ids, attention_mask=torch.tensor([[0, 0, 1, 1, 1, 1]]), use_cache=False)
+    full = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False).logits
+    torch.testing.assert_close(full, model(input_ids=ids, use_cache=False).logits)
 
 
 def test_model_gradients_equal_transformers_packed_sdpa(cpt_base, corpora, tmp_path):
