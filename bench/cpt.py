@@ -37,11 +37,10 @@ def _model(root: Path) -> Path:
     return build_tiny_model(root / "model", "llama", seed=0, tokenizer=build_tiny_tokenizer(), hidden_size=128, num_layers=4)
 
 
-def run_ours(model: Path, corpus: Path, root: Path, args: argparse.Namespace, attn: str = "sdpa_varlen") -> dict:
-    from lm_eval_iberian.cpt import load_config, train
+def _ours_config(model: Path, corpus: Path, root: Path, args: argparse.Namespace, attn: str = "sdpa_varlen"):
+    from lm_eval_iberian.cpt import load_config
 
-    root.mkdir(parents=True, exist_ok=True)
-    cfg = load_config(
+    return load_config(
         None,
         None,
         model=str(model),
@@ -58,6 +57,13 @@ def run_ours(model: Path, corpus: Path, root: Path, args: argparse.Namespace, at
         tensorboard=False,
         optim={"lr": 1e-3},
     )
+
+
+def run_ours(model: Path, corpus: Path, root: Path, args: argparse.Namespace, attn: str = "sdpa_varlen") -> dict:
+    from lm_eval_iberian.cpt import train
+
+    root.mkdir(parents=True, exist_ok=True)
+    cfg = _ours_config(model, corpus, root, args, attn)
     train(cfg)
     records = [json.loads(x) for x in (root / "ours" / "losses.jsonl").read_text().splitlines()]
     # Timed as the baseline: wall clock from the end of step 3 to the end of the last step
@@ -129,15 +135,11 @@ def run_baseline(model: Path, texts: list[str], root: Path, args: argparse.Names
 
 def _attention_share(model: Path, corpus: Path, root: Path, args: argparse.Namespace) -> float:
     """Share of the dense ``seq_len^2`` attention scores sdpa_varlen computes over the benchmark's batches."""
-    from lm_eval_iberian.cpt import load_config
     from lm_eval_iberian.cpt.attention import packed_layout
     from lm_eval_iberian.cpt.data import build_stream
     from transformers import AutoTokenizer
 
-    cfg = load_config(None, None, model=str(model), output_dir=str(root / "layout"), seq_len=args.seq_len,
-                      data={"sources": [{"name": "demo", "path": str(corpus), "ratio": 1.0}], "cache_dir": str(root / "cache")},
-                      global_batch_size=args.batch, micro_batch_size=args.batch, max_steps=args.steps)
-    stream = build_stream(cfg, AutoTokenizer.from_pretrained(model))
+    stream = build_stream(_ours_config(model, corpus, root, args), AutoTokenizer.from_pretrained(model))  # the runs' stream
     shares = [packed_layout(stream.batch(list(range(s * args.batch, (s + 1) * args.batch)))["position_ids"]).attention_fraction
               for s in range(args.steps)]
     return sum(shares) / len(shares)

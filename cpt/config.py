@@ -81,7 +81,7 @@ class CPTConfig(_Strict):
     max_tokens: int | None = Field(None, ge=1, description="alternative to max_steps")
 
     dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
-    # sdpa_varlen (cpt/attention.py): documents attend within themselves at sum(len^2) cost, any device.
+    # sdpa_varlen (cpt/attention.py): documents attend within themselves at about sum(len^2) cost, any device.
     attn_implementation: Literal["sdpa_varlen", "sdpa", "eager", "flash_attention_2", "flex_attention"] = "sdpa_varlen"
     activation_checkpointing: bool = True
     seed: int = 0

@@ -201,7 +201,6 @@ def train(config: CPTConfig) -> Path:
         optimizer.zero_grad(set_to_none=True)
         loss = float(accelerator.reduce(step_loss, reduction="sum"))
         elapsed = time.perf_counter() - t0
-        finished = time.time()
         tokens_per_s = config.tokens_per_step / elapsed
         mfu = flops_per_token * tokens_per_s / (peak * world) if peak else None
         record = {
@@ -212,7 +211,7 @@ def train(config: CPTConfig) -> Path:
             "tokens_per_s": tokens_per_s,
             "mfu": mfu,
             "tokens": (step + 1) * config.tokens_per_step,
-            "time": finished,  # wall clock at the step's end
+            "time": time.time(),  # wall clock at the step's end
         }
         if (step + 1) % config.log_every == 0 or step + 1 == total:
             _log(accelerator, writer, output_dir, record)
