@@ -20,6 +20,11 @@ matching patch runs:
   until it is used. Registering after ``lm_eval.models`` ran keeps the
   built-in models (lm-eval only auto-registers those into an empty registry).
 
+When ``lm_eval.tasks`` loads, an uncaught error of the plugin's user-error type (a bad recipe, a missing mirror
+file: :class:`lm_eval_iberian._errors.UserError`) is also printed as one line instead of a traceback, as the
+``lm-eval-iberian`` commands print it; every other exception keeps Python's traceback (and
+``LM_EVAL_IBERIAN_TRACEBACK=1`` shows it for ours too). The hook is set only where Python's default one is.
+
 Set ``LM_EVAL_IBERIAN_AUTOLOAD=0`` to switch the hook off.
 
 :func:`install` does the same without the .pth file (e.g. from a conftest).
@@ -107,7 +112,42 @@ def _register_plugin_models(module) -> None:
         model_registry.register(ep.name, target=ep.value.replace(" ", ""))
 
 
-_PATCHES = {_TASKS_MODULE: _patch_task_manager, _MODELS_MODULE: _register_plugin_models}
+def _user_error(exc: BaseException | None) -> BaseException | None:
+    """The plugin's user error behind ``exc`` (itself, or what it was raised from), if any."""
+    from lm_eval_iberian._errors import UserError
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, UserError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _excepthook(exc_type, exc, tb) -> None:
+    user = _user_error(exc)
+    if user is None or os.environ.get("LM_EVAL_IBERIAN_TRACEBACK", "").strip().lower() in {"1", "true", "yes", "on"}:
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    print(f"error: {user}", file=sys.stderr)
+    print("(lm-eval-iberian: LM_EVAL_IBERIAN_TRACEBACK=1 shows the traceback)", file=sys.stderr)
+
+
+def _install_excepthook() -> None:
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _excepthook
+
+
+def _patch_tasks_module(module) -> None:
+    from lm_eval_iberian._logs import install_task_log_filter
+
+    _install_excepthook()
+    install_task_log_filter()
+    _patch_task_manager(module)
+
+
+_PATCHES = {_TASKS_MODULE: _patch_tasks_module, _MODELS_MODULE: _register_plugin_models}
 
 
 def find_spec(fullname, path=None, target=None):

@@ -1,0 +1,119 @@
+"""Paths users give: expansion, the output-must-not-touch-an-input rule, atomic writes that respect the umask.
+
+Every command that writes checks its output against its inputs with :func:`check_output` before any work, and
+writes files through :func:`atomic_write_text` / :func:`atomic_write_bytes` (a temporary file beside the target,
+then ``os.replace``): a crash or a full disk never leaves a half-written file where a good one was.
+"""
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO
+
+from lm_eval_iberian._errors import UsageError
+
+__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "check_output", "check_writable", "user_path"]
+
+# Longest path component and whole path most Linux file systems accept.
+_NAME_MAX = 255
+_PATH_MAX = 4096
+
+
+def user_path(value: str | os.PathLike[str], name: str) -> Path:
+    """A path as the user typed it: ``~`` expanded, over-long paths refused with the limit named."""
+    text = os.fspath(value)
+    if not text or not text.strip():
+        raise UsageError(f"{name} is empty; give a file or folder path")
+    path = Path(os.path.expanduser(text))
+    if len(os.fsencode(str(path))) > _PATH_MAX:
+        raise UsageError(f"{name}: the path is {len(os.fsencode(str(path)))} bytes long, over the {_PATH_MAX}-byte limit of "
+                         "the file system; use a shorter path")
+    long_parts = [part for part in path.parts if len(os.fsencode(part)) > _NAME_MAX]
+    if long_parts:
+        raise UsageError(f"{name}: the path component {long_parts[0][:40]}... is {len(os.fsencode(long_parts[0]))} bytes long, "
+                         f"over the {_NAME_MAX}-byte limit for one file or folder name; shorten it")
+    return path
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(os.path.expanduser(os.fspath(path))))
+
+
+def _within(inner: Path, outer: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+def check_output(output: str | os.PathLike[str], inputs: Mapping[str, str | os.PathLike[str] | None], flag: str) -> Path:
+    """Refuse an output path that is, contains or lies inside one of the inputs (symlinks resolved).
+
+    ``inputs`` maps a description (``"--input"``, ``"model"``) to a path; ``flag`` names the output option in
+    the error. Returns the output as a :class:`~pathlib.Path` with ``~`` expanded.
+    """
+    out = user_path(output, flag)
+    real_out = _real(out)
+    for label, value in inputs.items():
+        if value is None:
+            continue
+        real_in = _real(Path(value))
+        if real_out == real_in:
+            problem = "is the same path as"
+        elif _within(real_out, real_in):
+            problem = "lies inside"
+        elif _within(real_in, real_out):
+            problem = "contains"
+        else:
+            continue
+        raise UsageError(f"{flag} {out} {problem} {label} {value}: writing there could overwrite what you gave as input; "
+                         f"choose another {flag}")
+    return out
+
+
+def check_writable(folder: str | os.PathLike[str], flag: str) -> Path:
+    """Fail now, not after hours of work, if files cannot be created in ``folder`` (or its nearest existing parent)."""
+    path = user_path(folder, flag)
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise UsageError(f"{flag} {path}: {probe} is a file, not a folder; choose a folder path")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"{flag} {path}: cannot create files in {probe} (permission denied); choose a folder you can write to")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+    """Open a temporary file beside ``path`` for writing; on success it replaces ``path`` in one rename.
+
+    The temporary file is created with ``open(..., "x")``, so its permissions follow the umask (``mkstemp``
+    would make it 0600, unreadable to the other users of a shared folder). On any error it is removed.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
+    binary = "b" in mode
+    try:
+        with open(tmp, "xb" if binary else "x", encoding=None if binary else encoding) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    with atomic_open(path, "w") as fh:
+        fh.write(text)
+    return Path(path)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    with atomic_open(path, "wb") as fh:
+        fh.write(data)
+    return Path(path)
