@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lm_eval_iberian import tasks_path
+from lm_eval_iberian._errors import UsageError
 
 SOURCE_KEY = "iberian_source"
 CONFIGS_KEY = "iberian_configs"
@@ -87,7 +88,7 @@ def expand(names: list[str] | None) -> list[str]:
             for member in grps[name].config["task"]:
                 visit(member if isinstance(member, str) else member["task"])
         else:
-            raise KeyError(
+            raise UsageError(
                 f"unknown task or group {name!r}; run `lm-eval-iberian tasks` to list the iberian_* names"
             )
 

@@ -18,8 +18,12 @@ from typing import Any
 
 import datasets
 
+from lm_eval_iberian._logs import install_task_log_filter
 from lm_eval_iberian.data._catalog import CONFIGS_KEY, SOURCE_KEY, SPLITS_KEY, SplitRef
 from lm_eval_iberian.data._mirror import DATA_DIR_ENV, MirrorError, read_split
+
+_OFFLINE_VARS = ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")
+install_task_log_filter()  # also where lm-eval is used without the start-up hook (LM_EVAL_IBERIAN_AUTOLOAD=0)
 
 
 def read_rows(ref: SplitRef) -> list[dict[str, Any]]:
@@ -33,7 +37,19 @@ def read_rows(ref: SplitRef) -> list[dict[str, Any]]:
             )
         return read_split(root, ref)
     name = None if ref.config == "default" else ref.config
-    return datasets.load_dataset(ref.dataset, name, split=ref.split).to_list()
+    try:
+        return datasets.load_dataset(ref.dataset, name, split=ref.split).to_list()
+    except Exception as exc:  # datasets raises many types when the hub cannot be reached
+        offline = [v for v in _OFFLINE_VARS if os.environ.get(v, "").strip().lower() in {"1", "true", "yes", "on"}]
+        if not offline and not isinstance(exc, ConnectionError | OSError):
+            raise
+        why = f"{' and '.join(f'{v}=1' for v in offline)} {'is' if len(offline) == 1 else 'are'} set" if offline else f"the hub cannot be reached ({exc})"
+        raise MirrorError(
+            f"{ref} cannot be read: {DATA_DIR_ENV} is not set, so the tasks read the Hugging Face hub, and {why}. "
+            f"Point {DATA_DIR_ENV} at a mirror: `export {DATA_DIR_ENV}=DIR` after `lm-eval-iberian data pull --dest DIR` "
+            f"on a machine with internet, or, to try the tasks on the demo data, "
+            f"`export {DATA_DIR_ENV}=$(lm-eval-iberian data demo-path)`"
+        ) from exc
 
 
 def _dataset(rows: list[dict[str, Any]]) -> datasets.Dataset:

@@ -12,14 +12,15 @@ integers, lists, nested objects).
 
 import hashlib
 import json
-import os
-import tempfile
+import shlex
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lm_eval_iberian._errors import UserError
+from lm_eval_iberian._paths import atomic_open
 from lm_eval_iberian.data._catalog import SplitRef, required_files
 from lm_eval_iberian.data._schemas import schema_for
 
@@ -28,7 +29,7 @@ MIRROR_FORMAT = 1
 DATA_DIR_ENV = "IBERIAN_DATA_DIR"
 
 
-class MirrorError(RuntimeError):
+class MirrorError(UserError, RuntimeError):
     """A mirror file is missing, corrupt or does not match the schema the tasks expect."""
 
 
@@ -62,13 +63,22 @@ def iter_rows(path: Path) -> Iterator[dict[str, Any]]:
             yield row
 
 
+def pull_command(root: str | Path, datasets: Iterable[str]) -> str:
+    """The `data pull` command that fetches ``datasets`` into ``root`` (runs as printed; tested)."""
+    return f"lm-eval-iberian data pull --dest {shlex.quote(str(root))} --datasets {','.join(sorted(set(datasets)))}"
+
+
+def add_command(root: str | Path, ref: SplitRef, file: str = "FILE") -> str:
+    """The `data add` command that imports a local copy of ``ref`` (``FILE``: the user's file)."""
+    return (f"lm-eval-iberian data add --dir {shlex.quote(str(root))} --dataset {ref.dataset} --config {ref.config} "
+            f"--split {ref.split} {file}")
+
+
 def missing_message(root: str | Path, ref: SplitRef, path: Path) -> str:
     return (
         f"{DATA_DIR_ENV}={root} has no {ref} (expected file {path}). "
-        f"Fetch it on a machine with internet access with "
-        f"`lm-eval-iberian data pull --dest {root} --datasets {ref.dataset}` and copy the folder over, "
-        f"or import a local copy with `lm-eval-iberian data add --dir {root} --dataset {ref.dataset} "
-        f"--config {ref.config} --split {ref.split} FILE`."
+        f"Fetch it on a machine with internet access with `{pull_command(root, [ref.dataset])}` and copy the "
+        f"folder over, or import a local copy with `{add_command(root, ref)}`."
     )
 
 
@@ -83,33 +93,33 @@ def read_split(root: str | Path, ref: SplitRef) -> list[dict[str, Any]]:
 
 
 def read_manifest(root: str | Path) -> dict[str, Any]:
+    """The manifest of ``root`` (an empty one if the folder has none); a damaged manifest is an error naming it."""
     path = Path(root, MANIFEST_NAME)
     if not path.is_file():
         return {"format": MIRROR_FORMAT, "files": {}}
+    fix = "restore it from the copy you made the mirror from, or re-create the mirror with `lm-eval-iberian data pull`"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise MirrorError(f"{path}: manifest is not UTF-8 text; {fix}") from None
     except json.JSONDecodeError as exc:
-        raise MirrorError(f"{path}: manifest is not valid JSON ({exc.msg}); restore it from the copy you made it from, or re-run `data pull`") from None
+        raise MirrorError(f"{path}: manifest is not valid JSON ({exc.msg}, line {exc.lineno}); {fix}") from None
+    if not isinstance(manifest, dict):
+        raise MirrorError(f"{path}: manifest must be a JSON object with 'format' and 'files'; {fix}")
     if manifest.get("format") != MIRROR_FORMAT:
-        raise MirrorError(f"{path}: mirror format {manifest.get('format')!r} is not {MIRROR_FORMAT}")
+        raise MirrorError(f"{path}: mirror format {manifest.get('format')!r} is not {MIRROR_FORMAT}; {fix}")
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise MirrorError(f"{path}: manifest has no 'files' object; {fix}")
+    for name, entry in files.items():
+        if not (isinstance(entry, dict) and isinstance(entry.get("sha256"), str) and isinstance(entry.get("rows"), int)):
+            raise MirrorError(f"{path}: manifest entry {name!r} lacks its sha256 or row count; {fix}")
     return manifest
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_manifest(root: Path, manifest: dict[str, Any]) -> None:
+def _manifest_text(manifest: dict[str, Any]) -> str:
     manifest["files"] = dict(sorted(manifest["files"].items()))
-    _atomic_write_text(root / MANIFEST_NAME, json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    return json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
 
 
 def check_rows(ref: SplitRef, rows: Iterable[dict[str, Any]], origin: str) -> int:
@@ -126,20 +136,26 @@ def check_rows(ref: SplitRef, rows: Iterable[dict[str, Any]], origin: str) -> in
 
 
 def write_split(root: str | Path, ref: SplitRef, rows: list[dict[str, Any]], origin: str) -> Path:
-    """Validate and write one split atomically, then record it in the manifest."""
+    """Validate, then write one split and its manifest entry; on any error the mirror is left as it was.
+
+    The manifest is read and the rows checked before anything is written; both new files are prepared beside
+    their targets and only then renamed into place (the split first, then the manifest).
+    """
     root = Path(root)
+    manifest = read_manifest(root)
     n = check_rows(ref, rows, origin)
     path = split_file(root, ref)
-    text = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
-    _atomic_write_text(path, text)
-    manifest = read_manifest(root)
+    data = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows).encode("utf-8")
     manifest["files"][_relative(ref)] = {
-        "sha256": sha256_file(path),
+        "sha256": hashlib.sha256(data).hexdigest(),
         "rows": n,
         "origin": origin,
         "written": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    _write_manifest(root, manifest)
+    with atomic_open(root / MANIFEST_NAME) as manifest_fh:
+        manifest_fh.write(_manifest_text(manifest))
+        with atomic_open(path, "wb") as split_fh:
+            split_fh.write(data)
     return path
 
 
@@ -161,9 +177,11 @@ class VerifyReport:
         out = [f"mirror {self.root}: {len(self.ok)} ok, {len(self.missing)} missing, {len(self.corrupt)} corrupt"]
         out += [f"  MISSING  {ref}" for ref in self.missing]
         out += [f"  CORRUPT  {ref}: {why}" for ref, why in self.corrupt.items()]
-        if self.missing:
-            datasets = " ".join(sorted({ref.dataset for ref in self.missing}))
-            out.append(f"  fix: lm-eval-iberian data pull --dest {self.root} --datasets {datasets}")
+        broken = sorted({*self.missing, *self.corrupt})
+        if broken:
+            out.append(f"  fix, where there is internet: {pull_command(self.root, (ref.dataset for ref in broken))}")
+            out.append("  fix, offline, from local copies of the files (one command per file):")
+            out += [f"    {add_command(self.root, ref)}" for ref in broken]
         return out
 
 

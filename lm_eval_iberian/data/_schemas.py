@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lm_eval_iberian._errors import UsageError
+
 Row = dict[str, Any]
 RowCheck = Callable[[Row], str | None]
 
@@ -239,6 +241,6 @@ def schema_for(dataset: str) -> DatasetSchema:
     try:
         return SCHEMAS[dataset]
     except KeyError:
-        raise KeyError(
+        raise UsageError(
             f"no iberian_* task reads dataset {dataset!r}; known datasets: {', '.join(sorted(SCHEMAS))}"
         ) from None

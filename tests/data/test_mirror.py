@@ -8,6 +8,7 @@ from pathlib import Path
 import datasets
 import pytest
 
+from lm_eval_iberian._errors import UsageError
 from lm_eval_iberian.data import (
     MANIFEST_NAME,
     SCHEMAS,
@@ -43,7 +44,7 @@ def test_every_task_yaml_names_its_real_hub_dataset_consistently():
 def test_demo_mirror_is_complete_and_verified(demo_mirror):
     report = verify(demo_mirror)
     assert report.passed, "\n".join(report.lines())
-    assert len(report.ok) == len(required_files()) == 80
+    assert len(report.ok) == len(required_files()) == 75
 
 
 def test_demo_mirror_has_enough_rows_for_five_shots(demo_mirror):
@@ -74,7 +75,7 @@ def test_expand_groups_to_leaves():
     everything = ["iberian_all", "iberian_mt", "iberian_eus_exams_eu_by_exam", "iberian_ifeval", "iberian_ifeval_full", "iberian_ppl"]
     assert len(expand(everything)) == len(leaf_tasks()) == 84
     assert len(expand(["iberian_ifeval"])) == 5
-    with pytest.raises(KeyError, match="unknown task or group 'eus_trivia'.*lm-eval-iberian tasks"):
+    with pytest.raises(UsageError, match="unknown task or group 'eus_trivia'.*lm-eval-iberian tasks"):
         expand(["eus_trivia"])
 
 
@@ -176,7 +177,7 @@ def test_add_imports_local_files_and_verify_passes(tmp_path, demo_mirror, fmt):
             for r in rows:
                 writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for k, v in r.items()})
     mirror = tmp_path / "mirror"
-    assert add(mirror, "HiTZ/EusTrivia", None, "test", src) == ref
+    assert add(mirror, "HiTZ/EusTrivia", None, "test", src)[0] == ref
     report = verify(mirror, ["iberian_eus_trivia"])
     assert report.passed, report.lines()
     loaded = [json.loads(line) for line in split_file(mirror, ref).read_text().splitlines()]
@@ -190,7 +191,7 @@ def test_add_rejects_bad_input_with_clear_errors(tmp_path, demo_mirror):
     mirror = tmp_path / "mirror"
     good = tmp_path / "good.jsonl"
     good.write_text("".join(json.dumps(r) + "\n" for r in _demo_rows(demo_mirror, SplitRef("HiTZ/EusTrivia", "default", "test"))))
-    with pytest.raises(KeyError, match="no iberian_\\* task reads dataset 'HiTZ/Nope'"):
+    with pytest.raises(UsageError, match="no iberian_\\* task reads dataset 'HiTZ/Nope'"):
         add(mirror, "HiTZ/Nope", None, "test", good)
     with pytest.raises(MirrorError, match="no iberian_\\* task reads HiTZ/EusTrivia \\[default\\] train.*--split test"):
         add(mirror, "HiTZ/EusTrivia", None, "train", good)
@@ -212,12 +213,33 @@ def test_add_rejects_bad_input_with_clear_errors(tmp_path, demo_mirror):
     assert not (mirror / "HiTZ").exists()  # nothing half-written
 
 
-def test_pull_writes_a_verified_mirror_from_the_hub_api(tmp_path, demo_mirror, monkeypatch):
-    """`pull` through the real datasets.load_dataset call, served from the demo rows."""
+@pytest.fixture
+def hub_revisions(monkeypatch):
+    """The hub's dataset_info answers with a made-up commit per dataset (no network)."""
+    import hashlib
+    from types import SimpleNamespace
+
+    import huggingface_hub
+
+    asked = []
+
+    def dataset_info(self, repo_id, **kwargs):
+        asked.append(repo_id)
+        return SimpleNamespace(sha=hashlib.sha1(repo_id.encode()).hexdigest())
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "dataset_info", dataset_info)
+    return asked
+
+
+def test_pull_writes_a_verified_mirror_from_the_hub_api(tmp_path, demo_mirror, monkeypatch, hub_revisions):
+    """`pull` through the real datasets.load_dataset call, served from the demo rows, pinned to the resolved revision."""
+    import hashlib
+
     calls = []
 
-    def fake_load_dataset(path, name=None, split=None, **kwargs):
+    def fake_load_dataset(path, name=None, split=None, revision=None, **kwargs):
         calls.append((path, name, split))
+        assert revision == hashlib.sha1(path.encode()).hexdigest(), "the download must be pinned to the revision recorded"
         ref = SplitRef(path, name or "default", split)
         return datasets.Dataset.from_list(_demo_rows(demo_mirror, ref))
 
@@ -229,6 +251,8 @@ def test_pull_writes_a_verified_mirror_from_the_hub_api(tmp_path, demo_mirror, m
     assert ("openlanguagedata/flores_plus", "glg_Latn", "devtest") in calls
     report = verify(dest, ["iberian_gl", "iberian_flores_to_gl"])
     assert report.passed, report.lines()
+    origin = json.loads((dest / MANIFEST_NAME).read_text())["files"]["proxectonos/galcola/default/test.jsonl"]["origin"]
+    assert origin == f"hub:proxectonos/galcola@{hashlib.sha1(b'proxectonos/galcola').hexdigest()}"
     # A restricted pull only writes that dataset.
     only = pull(tmp_path / "only", datasets_filter=["nbel/EsCoLA"], log=lambda _: None)
     assert {r.dataset for r in only} == {"nbel/EsCoLA"}
@@ -236,7 +260,20 @@ def test_pull_writes_a_verified_mirror_from_the_hub_api(tmp_path, demo_mirror, m
         pull(tmp_path / "x", datasets_filter=["nbel/Nope"], log=lambda _: None)
 
 
-def test_pull_failure_mentions_gated_access(tmp_path, monkeypatch):
+def test_pull_refuses_when_the_revision_cannot_be_resolved(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    def unreachable(self, repo_id, **kwargs):
+        raise ConnectionError("network is unreachable")
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "dataset_info", unreachable)
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("downloaded without a revision"))
+    with pytest.raises(MirrorError, match="could not resolve the current revision of nbel/EsCoLA.*re-run"):
+        pull(tmp_path / "m", datasets_filter=["nbel/EsCoLA"], log=lambda _: None)
+    assert not (tmp_path / "m" / MANIFEST_NAME).exists()
+
+
+def test_pull_failure_mentions_gated_access(tmp_path, monkeypatch, hub_revisions):
     def denied(*a, **k):
         raise ConnectionError("401 Client Error: gated dataset")
 
