@@ -1,22 +1,31 @@
 """Resolve a recipe's input models to local folders and read what validation needs.
 
-Only ``config.json``, tokenizer files and safetensors *headers* are read here:
-no weights are loaded before validation passes.
+Only ``config.json``, tokenizer files and safetensors *headers* are read here: no weights are loaded (and, for
+hub models, none downloaded) before validation passes. Local headers are parsed from the files themselves (the
+8-byte length and the JSON header of the safetensors format), which also shows a truncated file; hub headers are
+read with ``huggingface_hub.get_safetensors_metadata`` (range requests) unless the weights are already cached.
+:func:`fetch_weights` downloads hub weights once the recipe is valid.
 """
 
 import hashlib
 import json
-import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lm_eval_iberian._errors import UsageError
+from lm_eval_iberian._paths import user_path
 from lm_eval_iberian.merge._errors import RecipeError
 
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 SAFETENSORS_SINGLE = "model.safetensors"
 PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
-_SNAPSHOT_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "tokenizer*"]
+# Everything a model folder holds except its weights: configs, tokenizer, chat template, the safetensors index.
+_METADATA_PATTERNS = ["*.json", "*.model", "*.txt", "*.jinja", "tokenizer*"]
+# Bytes per element of each safetensors dtype (to check a header's data offsets).
+_SAFETENSORS_DTYPE_SIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
+                           "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U16": 2, "U32": 4, "U64": 8}
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,8 @@ class InputModel:
     config: dict[str, Any]
     tensors: dict[str, TensorHeader] = field(default_factory=dict)
     weight_files: list[Path] = field(default_factory=list)
+    hub_repo: str | None = None  # hub id, for models read from the hub
+    weights_to_fetch: list[str] = field(default_factory=list)  # weight files not in the local cache yet
 
     @property
     def architecture(self) -> str:
@@ -69,19 +80,43 @@ def _file_digest(path: Path) -> str:
     return "header+size+mtime:" + digest.hexdigest()
 
 
-def _resolve_folder(model_path: str, revision: str | None) -> tuple[Path, str | None]:
-    local = Path(os.path.expanduser(model_path))
+def read_json_file(path: Path, what: str, fix: str) -> Any:
+    """A JSON file of a model folder; an error naming the file, what is wrong and ``fix`` otherwise."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise RecipeError(f"{path}: {what} is not UTF-8 text (damaged file?); {fix}") from None
+    except json.JSONDecodeError as exc:
+        raise RecipeError(f"{path}: {what} is not valid JSON ({exc.msg} at line {exc.lineno}; truncated or damaged?); {fix}") from None
+    except OSError as exc:
+        raise RecipeError(f"{path}: cannot read {what} ({exc.strerror}); {fix}") from None
+
+
+def _redownload(ref: str) -> str:
+    return f"re-download or re-save the model {ref}"
+
+
+def _is_hub_id(model_path: str) -> bool:
+    return not model_path.startswith((".", "/", "~")) and model_path.count("/") == 1 and " " not in model_path
+
+
+def _resolve_folder(model_path: str, revision: str | None) -> tuple[Path, str | None, str | None]:
+    """(local folder, hub commit or None, hub id or None). Hub models: metadata files only, no weights."""
+    try:
+        local = user_path(model_path, "model")
+    except UsageError as exc:
+        raise RecipeError(str(exc)) from None
     if local.is_dir():
-        return local, None
-    if local.exists() or model_path.startswith((".", "/", "~")) or model_path.count("/") != 1:
-        raise RecipeError(
-            f"model {model_path!r}: no such folder, and not a hub id (ORG/NAME); fix the path or the id"
-        )
+        return local, None, None
+    if local.exists():
+        raise RecipeError(f"model {model_path!r} is a file; give the model's folder (config.json, *.safetensors, tokenizer)")
+    if not _is_hub_id(model_path):
+        raise RecipeError(f"model {model_path!r}: no such folder, and not a hub id (ORG/NAME); fix the path or the id")
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
     try:
-        folder = snapshot_download(model_path, revision=revision, allow_patterns=_SNAPSHOT_PATTERNS)
+        folder = snapshot_download(model_path, revision=revision, allow_patterns=_METADATA_PATTERNS)
     except LocalEntryNotFoundError:
         raise RecipeError(
             f"model {model_path!r}: no such local folder, and not in the local Hugging Face cache while the hub "
@@ -91,19 +126,100 @@ def _resolve_folder(model_path: str, revision: str | None) -> tuple[Path, str | 
     except HfHubHTTPError as exc:
         raise RecipeError(f"model {model_path!r}: the hub refused it ({exc}); check the id, the revision and your access") from None
     folder = Path(folder)
-    return folder, folder.name  # snapshot folders are named by commit hash
+    return folder, folder.name, model_path  # snapshot folders are named by commit hash
+
+
+def read_safetensors_header(file: Path) -> dict[str, TensorHeader]:
+    """Tensor names, shapes and dtypes from a safetensors file's header; a damaged or truncated file is named.
+
+    The format: 8 bytes (little-endian length N), N bytes of JSON (``{name: {dtype, shape, data_offsets}}``),
+    then the data; the file must be long enough for the last tensor's data.
+    """
+    fix = "the file is damaged or incomplete (an interrupted download or copy?); download or save the model again"
+    try:
+        with file.open("rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                raise RecipeError(f"{file}: not a safetensors file (only {len(head)} bytes); {fix}")
+            (length,) = struct.unpack("<Q", head)
+            size = file.stat().st_size
+            if length > size - 8 or length > 100 << 20:
+                raise RecipeError(f"{file}: safetensors header length {length} does not fit the file ({size} bytes); {fix}")
+            header = json.loads(fh.read(length))
+    except OSError as exc:
+        raise RecipeError(f"{file}: cannot read ({exc.strerror}); check the file's permissions") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RecipeError(f"{file}: the safetensors header is not valid JSON; {fix}") from None
+    if not isinstance(header, dict):
+        raise RecipeError(f"{file}: the safetensors header is not a JSON object; {fix}")
+    tensors: dict[str, TensorHeader] = {}
+    data_end = 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype, shape, (begin, end) = info["dtype"], tuple(int(d) for d in info["shape"]), info["data_offsets"]
+        except (KeyError, TypeError, ValueError):
+            raise RecipeError(f"{file}: the safetensors header entry for {name!r} lacks dtype, shape or data_offsets; {fix}") from None
+        tensors[name] = TensorHeader(shape, dtype)
+        data_end = max(data_end, int(end))
+        expected = _SAFETENSORS_DTYPE_SIZE.get(dtype)
+        if expected is not None and int(end) - int(begin) != expected * _numel(shape):
+            raise RecipeError(f"{file}: tensor {name} has {int(end) - int(begin)} bytes of data but shape {list(shape)} "
+                              f"of {dtype} needs {expected * _numel(shape)}; {fix}")
+    if 8 + length + data_end > size:
+        raise RecipeError(f"{file}: truncated: the header promises {8 + length + data_end} bytes, the file has {size}; {fix}")
+    return tensors
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 def read_safetensors_headers(files: list[Path]) -> dict[str, TensorHeader]:
-    from safetensors import safe_open
-
     headers: dict[str, TensorHeader] = {}
     for file in files:
-        with safe_open(str(file), framework="pt") as fh:
-            for name in fh.keys():
-                sl = fh.get_slice(name)
-                headers[name] = TensorHeader(tuple(sl.get_shape()), str(sl.get_dtype()))
+        headers.update(read_safetensors_header(file))
     return headers
+
+
+def _hub_headers(repo: str, revision: str, ref: str) -> dict[str, TensorHeader]:
+    """Headers of a hub model's safetensors files, by range request (no weights downloaded)."""
+    from huggingface_hub import get_safetensors_metadata
+    from huggingface_hub.errors import HfHubHTTPError, NotASafetensorsRepoError
+
+    try:
+        meta = get_safetensors_metadata(repo, revision=revision)
+    except NotASafetensorsRepoError:
+        raise RecipeError(f"model {ref}: the hub repository has no safetensors weights (model.safetensors or its index); "
+                          "the in-memory merge reads safetensors only") from None
+    except (HfHubHTTPError, OSError) as exc:
+        raise RecipeError(
+            f"model {ref}: could not read its safetensors headers from the hub ({exc}); on an offline node run "
+            f"`hf download {repo}` where there is internet, with the same HF_HOME"
+        ) from None
+    return {
+        name: TensorHeader(tuple(info.shape), info.dtype)
+        for file_meta in meta.files_metadata.values()
+        for name, info in file_meta.tensors.items()
+    }
+
+
+def _weight_files(path: Path, ref: str) -> list[Path]:
+    """The safetensors files a folder's index names (or the single file); an error if the index is damaged."""
+    index = path / SAFETENSORS_INDEX
+    if index.is_file():
+        data = read_json_file(index, "the safetensors index", _redownload(ref))
+        weight_map = data.get("weight_map") if isinstance(data, dict) else None
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise RecipeError(f"{index}: the safetensors index has no 'weight_map'; {_redownload(ref)}")
+        return sorted({path / str(f) for f in weight_map.values()})
+    if (path / SAFETENSORS_SINGLE).exists():
+        return [path / SAFETENSORS_SINGLE]
+    return sorted(path.glob("*.safetensors"))
 
 
 def resolve_input(ref, allow_pickle: bool = False) -> InputModel:
@@ -113,21 +229,28 @@ def resolve_input(ref, allow_pickle: bool = False) -> InputModel:
             f"model {ref}: LoRA inputs (model+adapter) are not supported by the in-memory merge; "
             "merge the adapter into its model first (e.g. peft's merge_and_unload) and use that folder"
         )
-    path, revision = _resolve_folder(ref.model.path, ref.model.revision)
+    path, revision, hub_repo = _resolve_folder(ref.model.path, ref.model.revision)
     config_file = path / "config.json"
     if not config_file.is_file():
         raise RecipeError(f"model {ref}: {path} has no config.json; point to a Hugging Face model folder")
-    config = json.loads(config_file.read_text())
-    index = path / SAFETENSORS_INDEX
-    if index.is_file():
-        files = sorted({path / f for f in json.loads(index.read_text())["weight_map"].values()})
-    elif (path / SAFETENSORS_SINGLE).is_file():
-        files = [path / SAFETENSORS_SINGLE]
-    else:
-        files = sorted(path.glob("*.safetensors"))
+    config = read_json_file(config_file, "config.json", _redownload(str(ref)))
+    if not isinstance(config, dict):
+        raise RecipeError(f"{config_file}: config.json is not a JSON object; {_redownload(str(ref))}")
+    files = _weight_files(path, str(ref))
+    if hub_repo is not None:
+        missing = [f for f in files if not f.is_file()]
+        if not files:  # neither index nor single file in the metadata snapshot: ask the hub what it has
+            tensors = _hub_headers(hub_repo, revision, str(ref))
+            return InputModel(str(ref), path, revision, config, tensors, [path / SAFETENSORS_SINGLE], hub_repo,
+                              [SAFETENSORS_SINGLE])
+        if missing:
+            tensors = _hub_headers(hub_repo, revision, str(ref))
+            return InputModel(str(ref), path, revision, config, tensors, files, hub_repo, [f.name for f in missing])
+        return InputModel(str(ref), path, revision, config, read_safetensors_headers(files), files, hub_repo)
     missing = [f for f in files if not f.is_file()]
     if missing:
-        raise RecipeError(f"model {ref}: weight files listed in its index are missing: {[m.name for m in missing]}")
+        raise RecipeError(f"model {ref}: weight files listed in its index are missing: {[m.name for m in missing]}; "
+                          f"{_redownload(str(ref))}")
     if not files:
         if any((path / p).is_file() for p in PICKLE_WEIGHTS):
             if not allow_pickle:
@@ -138,3 +261,17 @@ def resolve_input(ref, allow_pickle: bool = False) -> InputModel:
             return InputModel(str(ref), path, revision, config)
         raise RecipeError(f"model {ref}: no weights in {path} (no *.safetensors); download the full model")
     return InputModel(str(ref), path, revision, config, read_safetensors_headers(files), files)
+
+
+def fetch_weights(inputs: list[InputModel]) -> None:
+    """Download the weight files of hub inputs that the cache lacks (after validation passed)."""
+    from huggingface_hub import snapshot_download
+
+    for model in inputs:
+        if not model.weights_to_fetch:
+            continue
+        snapshot_download(model.hub_repo, revision=model.revision, allow_patterns=model.weights_to_fetch)
+        still = [name for name in model.weights_to_fetch if not (model.path / name).is_file()]
+        if still:
+            raise RecipeError(f"model {model.ref}: the download did not bring {still}; run `hf download {model.hub_repo}`")
+        model.weights_to_fetch = []

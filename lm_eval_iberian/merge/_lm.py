@@ -5,12 +5,35 @@ from typing import Any
 
 from lm_eval.models.huggingface import HFLM
 
+from lm_eval_iberian._logs import quiet_in_memory_hflm
 from lm_eval_iberian.merge._errors import RecipeError
 from lm_eval_iberian.merge._recipe import RECIPE_KEYS, MergeRecipe, method_parameter_names
 
 _HFLM_ARGS = frozenset(p for p in inspect.signature(HFLM.__init__).parameters if p not in {"self", "kwargs", "pretrained"})
 # Ours, not HFLM's and not part of the recipe itself.
-_OWN_ARGS = frozenset({"recipe", "save_merged", "allow_pickle", "merge_device"})
+_OWN_ARGS = frozenset({"recipe", "save_merged", "allow_pickle", "merge_device", "check_finite", "pretrained"})
+_BOOL_ARGS = ("allow_pickle", "check_finite")
+
+
+def run_name(recipe: MergeRecipe) -> str:
+    """The name lm-eval gives the run's results folder: ``merged-<method>-<first model>-<recipe hash>``.
+
+    lm-eval names ``--output_path`` folders from ``pretrained=`` (``hf``) or a random id otherwise.
+    """
+    first = recipe.model_ids()[0].rstrip("/").split("/")[-1].split("@")[0]
+    return f"merged-{recipe.method}-{first}-{recipe.content_hash()[:12]}"
+
+
+def _own_bool(own: dict[str, Any], key: str, default: bool) -> bool:
+    from lm_eval_iberian._errors import UsageError
+    from lm_eval_iberian._parsing import parse_bool
+
+    if key not in own:
+        return default
+    try:
+        return parse_bool(own[key], key)
+    except UsageError as exc:
+        raise RecipeError(str(exc)) from None
 
 
 def split_model_args(
@@ -39,6 +62,9 @@ def split_model_args(
                 f"unknown model argument {key!r} for --model merged;{hint} recipe keys: {', '.join(sorted(RECIPE_KEYS | _OWN_ARGS))}; "
                 "other keys go to lm-eval's HFLM (batch_size, max_length, device, ...)"
             )
+    for key in _BOOL_ARGS:
+        if key in own:
+            own[key] = _own_bool(own, key, False)
     if args.get("recipe") is not None:
         if "seed" in recipe_args:
             own["seed"] = recipe_args.pop("seed")
@@ -60,14 +86,15 @@ def recipe_from_model_args(
         if unsupported:
             raise RecipeError(f"{', '.join(unsupported)} is not available with merged_vllm; use --model merged for it")
     if own.get("recipe") is not None:
-        seed = own.get("seed")
-        if seed is not None and not isinstance(seed, int):
-            raise RecipeError(f"seed={seed!r} must be an integer")
-        recipe = MergeRecipe.from_yaml(own["recipe"], seed=seed)
+        recipe = MergeRecipe.from_yaml(own["recipe"], seed=own.get("seed"))
     elif recipe_args:
         recipe = MergeRecipe.from_inline(recipe_args)
     else:
         raise RecipeError("--model merged needs recipe=PATH or method=NAME,models=A@W+B@W (see the README)")
+    pretrained = own.pop("pretrained", None)
+    if pretrained is not None and pretrained != run_name(recipe):
+        raise RecipeError(f"pretrained={pretrained!r} is not used by --model merged: the recipe names the model "
+                          "(recipe=PATH or method=,models=); drop pretrained=")
     if own.get("save_merged"):
         from lm_eval_iberian.merge._model import check_save_dir
 
@@ -84,30 +111,47 @@ class MergedLM(HFLM):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        from lm_eval_iberian.merge._model import merge_model, save_merged
+        from lm_eval_iberian.merge._model import merge_model, resolve_device, save_merged
 
         dtype = kwargs.pop("dtype", None)
         if dtype == "auto":
             dtype = None
         recipe, own, hflm = recipe_from_model_args(kwargs)
-        device = own.get("merge_device") or hflm.get("device") or ("cuda" if _cuda() else "cpu")
+        device = resolve_device(own.get("merge_device") or hflm.get("device"))
         tokenizer = hflm.pop("tokenizer", None)
         model, tok = merge_model(
-            recipe, device=device, dtype=dtype, tokenizer=tokenizer, allow_pickle=bool(own.get("allow_pickle", False))
+            recipe, device=device, dtype=dtype, tokenizer=tokenizer, allow_pickle=own.get("allow_pickle", False),
+            check_finite=own.get("check_finite", True),
         )
         if own.get("save_merged"):
             save_merged(model, tok, own["save_merged"])
         self.merge_summary = model.merge_summary
+        self.merge_recipe = recipe
         hflm.pop("device", None)  # taken from the model
-        super().__init__(pretrained=model, tokenizer=tok, **hflm)
+        with quiet_in_memory_hflm():
+            super().__init__(pretrained=model, tokenizer=tok, **hflm)
+
+    @classmethod
+    def create_from_arg_obj(cls, arg_dict: dict[str, Any], additional_config: dict[str, Any] | None = None) -> "MergedLM":
+        """lm-eval's constructor for dict model args (its CLI): also names the run's results folder.
+
+        lm-eval names ``--output_path`` folders from ``pretrained=`` in this same dict after the model is built;
+        setting it to :func:`run_name` gives ``merged-<method>-<model>-<hash>`` instead of a random id.
+        """
+        lm = super().create_from_arg_obj(arg_dict, additional_config)
+        if isinstance(arg_dict, dict) and "pretrained" not in arg_dict:
+            arg_dict["pretrained"] = run_name(lm.merge_recipe)
+        return lm
 
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, **hflm: Any) -> "MergedLM":
         """Wrap a model already merged by :func:`merge_model` (sweeps re-merge into it in place)."""
         self = cls.__new__(cls)
         self.merge_summary = model.merge_summary
+        self.merge_recipe = None
         hflm.pop("device", None)
-        HFLM.__init__(self, pretrained=model, tokenizer=tokenizer, **hflm)
+        with quiet_in_memory_hflm():
+            HFLM.__init__(self, pretrained=model, tokenizer=tokenizer, **hflm)
         return self
 
     def get_model_info(self) -> dict:
@@ -121,8 +165,3 @@ class MergedLM(HFLM):
         info.update(self.merge_summary.info)
         return info
 
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()

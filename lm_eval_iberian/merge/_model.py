@@ -1,6 +1,7 @@
 """A merged Hugging Face model in device memory, built tensor by tensor from the stream."""
 
 import json
+import os
 import resource
 import sys
 import time
@@ -77,6 +78,33 @@ def _build_empty_model(config, device: torch.device, dtype: torch.dtype):
     return model.eval().requires_grad_(False)
 
 
+def resolve_device(requested: str | torch.device | None) -> str:
+    """The device to merge and evaluate on, as lm-eval's ``hf`` model chooses it.
+
+    Nothing given: ``cuda`` if a GPU is visible, else ``cpu``. A CUDA device on a machine without CUDA (lm-eval's
+    CLI passes ``cuda:0`` by default): ``cpu``, with a warning. A CUDA index beyond the visible GPUs: ``cuda``.
+    """
+    import logging
+
+    if requested is None or str(requested).strip() == "":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    text = str(requested).strip()
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise RecipeError(f"device={text!r} is not a torch device; use e.g. cuda, cuda:0, cpu or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            logging.getLogger("lm_eval_iberian").warning(
+                "device %s requested but CUDA is not available: merging and evaluating on cpu (as --model hf does)", text)
+            return "cpu"
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            logging.getLogger("lm_eval_iberian").warning(
+                "device %s requested but only %d GPU(s) are visible: using cuda", text, torch.cuda.device_count())
+            return "cuda"
+    return text
+
+
 def _peak_memory(device: torch.device) -> tuple[float, str]:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**30, f"{device} allocated"
@@ -84,7 +112,9 @@ def _peak_memory(device: torch.device) -> tuple[float, str]:
     return kb * (1 if sys.platform != "darwin" else 1 / 1024) / 2**20, "process RSS"
 
 
-def build_merged_model(plan: MergePlan, device: str | torch.device = "cpu", dtype: str | torch.dtype | None = None):
+def build_merged_model(
+    plan: MergePlan, device: str | torch.device = "cpu", dtype: str | torch.dtype | None = None, check_finite: bool = True
+):
     """Allocate the merged model on ``device`` and fill it from :func:`stream_merged_tensors`."""
     device = torch.device(device)
     out_dtype = plan.output_dtype(dtype)
@@ -100,7 +130,7 @@ def build_merged_model(plan: MergePlan, device: str | torch.device = "cpu", dtyp
     buffers = dict(model.named_buffers())
     filled: set[str] = set()
     with torch.no_grad():
-        for name, tensor in stream_merged_tensors(plan, device, out_dtype):
+        for name, tensor in stream_merged_tensors(plan, device, out_dtype, check_finite=check_finite):
             target = params.get(name, buffers.get(name))
             if target is None:
                 raise RuntimeError(f"merged tensor {name} has no place in {type(model).__name__}")
@@ -129,18 +159,20 @@ def merge_model(
     tokenizer: str | None = None,
     allow_pickle: bool = False,
     verbose: bool = True,
+    check_finite: bool = True,
 ):
     """Merge ``recipe`` straight into memory on ``device``; return ``(model, tokenizer)``.
 
-    ``model.merge_summary`` holds a :class:`MergeSummary` (with the provenance in ``.info``).
+    ``model.merge_summary`` holds a :class:`MergeSummary` (with the provenance in ``.info``). ``check_finite``
+    (default) refuses a merge holding NaN or infinite values, naming the tensor and the input.
     """
     t0 = time.perf_counter()
-    device = torch.device(device)
+    device = torch.device(resolve_device(device))
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     resolved = recipe if isinstance(recipe, ResolvedRecipe) else validate_recipe(recipe, allow_pickle, tokenizer)
     plan = plan_merge(resolved)
-    model = build_merged_model(plan, device, dtype)
+    model = build_merged_model(plan, device, dtype, check_finite=check_finite)
     tok = resolved.tokenizer
     peak, kind = _peak_memory(device)
     summary = MergeSummary(
@@ -152,23 +184,46 @@ def merge_model(
     return model, tok
 
 
-def check_save_dir(out_dir: str | Path) -> Path:
-    """The folder ``save_merged`` may write to: new or empty."""
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        raise RecipeError(f"save_merged={out} exists and is not empty; choose a new folder")
+def check_save_dir(out_dir: str | Path, inputs: dict[str, str | Path] | None = None) -> Path:
+    """The folder ``save_merged`` may write to: new or empty, writable, and not inside (or around) an input model."""
+    from lm_eval_iberian._errors import UsageError
+    from lm_eval_iberian._paths import check_output, check_writable
+
+    try:
+        out = check_output(out_dir, inputs or {}, "save_merged")
+        check_writable(out, "save_merged")
+    except UsageError as exc:
+        raise RecipeError(str(exc)) from None
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RecipeError(f"save_merged={out} exists and is not an empty folder; choose a new folder")
     return out
 
 
 def save_merged(model, tokenizer, out_dir: str | Path) -> Path:
-    """Write the merged model (safetensors + config), tokenizer and recipe for reuse."""
-    out = check_save_dir(out_dir)
-    model.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
-    summary = getattr(model, "merge_summary", None)
-    if summary is not None:
-        import yaml
+    """Write the merged model (safetensors + config), tokenizer and recipe to a new folder, atomically.
 
-        (out / "mergekit_config.yml").write_text(yaml.safe_dump(summary.info["merge_recipe"], sort_keys=False))
-        (out / "merge_provenance.json").write_text(json.dumps(summary.info, indent=1, default=str))
+    Everything is written into ``<out_dir>.tmp-<random>`` beside it, then renamed: an interrupted save leaves no
+    half-written model under ``out_dir``.
+    """
+    import shutil
+    import uuid
+
+    summary = getattr(model, "merge_summary", None)
+    inputs = {f"input model {m['model']}": m["path"] for m in (summary.info["merge_inputs"] if summary else []) if "path" in m}
+    out = check_save_dir(out_dir, inputs)
+    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        if summary is not None:
+            import yaml
+
+            (tmp / "mergekit_config.yml").write_text(yaml.safe_dump(summary.info["merge_recipe"], sort_keys=False))
+            (tmp / "merge_provenance.json").write_text(json.dumps(summary.info, indent=1, default=str))
+        if out.exists():
+            out.rmdir()  # checked empty above
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return out

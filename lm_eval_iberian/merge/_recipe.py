@@ -15,14 +15,19 @@ top-level ``parameters:``). Example::
     method=dare_ties,base=Qwen/Qwen3-8B-Base,models=HiTZ/eu_Qwen3-8B-Base@1.0+Qwen/Qwen3-8B@1.0,density=0.5,dtype=bfloat16
 """
 
+import enum
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from lm_eval_iberian._errors import UsageError
+from lm_eval_iberian._parsing import BOOL_SPELLINGS, parse_seed
+from lm_eval_iberian._paths import user_path
 from lm_eval_iberian.merge._errors import RecipeError
 
 # Keys of the inline form that are not method parameters.
@@ -43,18 +48,25 @@ def method_parameter_names(method: str) -> list[str]:
     return [p.name for p in method_spec(method).parameters]
 
 
+_TRUE_WORDS, _FALSE_WORDS = frozenset({"true", "yes", "on"}), frozenset({"false", "no", "off"})
+
+
 def _scalar(text: str, where: str) -> Any:
+    """A number (finite) or a boolean word; ``1``/``0`` stay numbers (mergekit coerces them for boolean parameters)."""
     low = text.strip().lower()
-    if low in {"true", "false"}:
-        return low == "true"
+    if low in _TRUE_WORDS | _FALSE_WORDS:
+        return low in _TRUE_WORDS
     try:
         return int(text)
     except ValueError:
         pass
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise RecipeError(f"{where}: {text!r} is not a number or true/false") from None
+        raise RecipeError(f"{where}: {text!r} is not a number or a boolean ({BOOL_SPELLINGS})") from None
+    if not math.isfinite(value):
+        raise RecipeError(f"{where}: {text!r} is not a finite number; give a value such as 0.5")
+    return value
 
 
 def parse_value(value: Any, where: str) -> Any:
@@ -110,12 +122,7 @@ def inline_to_mergekit(args: dict[str, Any]) -> tuple[dict[str, Any], int | None
             config[key] = str(value)
     seed = args.pop("seed", None)
     if seed is not None:
-        try:
-            seed = parse_value(seed, "seed")
-        except RecipeError:
-            seed = None if seed is None else str(seed)
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise RecipeError(f"seed={seed!r} must be an integer")
+        seed = recipe_seed(seed)
     valid = {p.name for p in spec.parameters}
     params = {}
     for key, value in args.items():
@@ -126,7 +133,15 @@ def inline_to_mergekit(args: dict[str, Any]) -> tuple[dict[str, Any], int | None
         params[key] = parse_value(value, key)
     if params:
         config["parameters"] = params
-    return config, (None if seed is None else int(seed))
+    return config, seed
+
+
+def recipe_seed(value: Any) -> int:
+    """The merge seed: an integer numpy and torch accept, [0, 2**32 - 1]."""
+    try:
+        return parse_seed(value, "seed")
+    except UsageError as exc:
+        raise RecipeError(str(exc)) from None
 
 
 class MergeRecipe(BaseModel):
@@ -158,17 +173,29 @@ class MergeRecipe(BaseModel):
 
     @classmethod
     def from_yaml(cls, path: str | Path, seed: int | None = None) -> "MergeRecipe":
-        path = Path(path)
+        try:
+            path = user_path(path, "recipe")
+        except UsageError as exc:
+            raise RecipeError(str(exc)) from None
+        if path.is_dir():
+            raise RecipeError(f"recipe={path} is a folder; pass the path of a mergekit YAML file (see merge_models/)")
         if not path.is_file():
             raise RecipeError(f"recipe={path}: no such file; pass the path of a mergekit YAML (see merge_models/)")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise RecipeError(f"recipe={path}: not UTF-8 text; is it a mergekit YAML file?") from None
         except yaml.YAMLError as exc:
             raise RecipeError(f"recipe={path}: not valid YAML ({exc})") from None
-        return cls.from_mergekit_dict(data, seed=seed, source=f"yaml:{path}")
+        return cls.from_mergekit_dict(data, seed=None if seed is None else recipe_seed(seed), source=f"yaml:{path}")
 
     @classmethod
     def from_inline(cls, args: dict[str, Any]) -> "MergeRecipe":
+        """The inline form as a dict, keys as in ``--model_args``: ``{"method": "linear", "models": "A@1+B@1",
+        "base": ..., "dtype": ..., "seed": ..., PARAM: VALUE}``; values are strings (as lm-eval passes them) or
+        numbers/booleans."""
+        if not isinstance(args, dict):
+            raise RecipeError(f"an inline recipe is a dict of model arguments (method=, models=, ...), got {type(args).__name__}")
         data, seed = inline_to_mergekit(args)
         return cls.from_mergekit_dict(data, seed=seed, source="inline")
 
@@ -178,7 +205,8 @@ class MergeRecipe(BaseModel):
         return self.config.merge_method
 
     def to_dict(self) -> dict[str, Any]:
-        return self.config.model_dump(mode="json", exclude_none=True)
+        """The recipe as mergekit's YAML holds it (what ``mergekit-yaml`` reads)."""
+        return config_to_dict(self.config)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
@@ -188,6 +216,51 @@ class MergeRecipe(BaseModel):
         payload = json.dumps({"recipe": self.to_dict(), "seed": self.seed}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
+    def model_refs(self) -> list[Any]:
+        """Every input model (mergekit ``ModelReference``) once, in the recipe's order: models, base, slices, modules.
+
+        mergekit's ``referenced_models()`` returns them in set order, which changes from run to run.
+        """
+        config = self.config
+        ordered = [m.model for m in config.models or []]
+        if config.base_model is not None:
+            ordered.append(config.base_model)
+        ordered += [src.model for sl in config.slices or [] for src in sl.sources]
+        ordered += [m.model for module in (config.modules or {}).values() for m in module.models or []]
+        ordered += sorted(config.referenced_models(), key=str)  # anything a newer mergekit adds
+        return list(dict.fromkeys(ordered))
+
     def model_ids(self) -> list[str]:
-        """Every input model as written (path or hub id, with @revision)."""
-        return [str(ref) for ref in self.config.referenced_models()]
+        """Every input model as written (path or hub id, with @revision), in the recipe's order."""
+        return [str(ref) for ref in self.model_refs()]
+
+
+def config_to_dict(value: Any) -> Any:
+    """A mergekit configuration as plain JSON-able data, equal to ``model_dump(mode="json", exclude_none=True)``.
+
+    mergekit 0.1.5's ``ModelReference`` serializer returns the object itself for a path holding a space or a quote,
+    which pydantic then rejects ("Circular reference detected"): a model folder such as ``/data/my models/x`` could
+    not be merged. This walk writes every model reference as its string (its mergekit spelling) and delegates
+    nothing else; a test checks it equals ``model_dump`` on every shipped recipe.
+    """
+    from mergekit.common import ModelReference
+
+    if isinstance(value, ModelReference):
+        if value.override_architecture is None:
+            return str(value)
+        return {"model": str(value.model), "lora": None if value.lora is None else str(value.lora),
+                "override_architecture": value.override_architecture}
+    if isinstance(value, BaseModel):
+        out = {}
+        for name, info in type(value).model_fields.items():
+            item = getattr(value, name)
+            if item is not None:
+                out[info.serialization_alias or info.alias or name] = config_to_dict(item)
+        return out
+    if isinstance(value, dict):
+        return {str(k): config_to_dict(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [config_to_dict(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value

@@ -14,6 +14,7 @@
 import copy
 import csv
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,13 @@ def sweep_points(recipe: MergeRecipe, param: str, values: list[float]) -> list[S
     """
     if not values:
         raise RecipeError("a sweep needs at least one value (--values 0.5,1.0)")
+    seen: set[float] = set()
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise RecipeError(f"sweep value {value!r} is not a finite number; give values such as 0.5,1.0,2.0")
+        if float(value) in seen:
+            raise RecipeError(f"sweep value {value!r} is listed twice; list each value once")
+        seen.add(float(value))
     name, _, model = param.partition(":")
     if not name:
         raise RecipeError(f"--param {param!r}: give a parameter name, e.g. weight or weight:MODEL")
@@ -198,11 +206,15 @@ def run_sweep(
     """
     if backend not in {"hf", "vllm"}:
         raise RecipeError(f"backend={backend!r}: choose hf or vllm")
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from lm_eval_iberian._paths import check_output, check_writable
+    from lm_eval_iberian.merge._model import resolve_device
+
     points = sweep_points(recipe, param, values)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device)
     resolved_first = validate_recipe(points[0].recipe)
+    out = check_output(output_dir, {f"input model {ref}": m.path for ref, m in resolved_first.inputs.items()}, "output_dir")
+    check_writable(out, "output_dir")
+    out.mkdir(parents=True, exist_ok=True)
     todo = [p for p in points if not _done(out, p)]
     for p in points:
         if p not in todo:
@@ -270,14 +282,14 @@ def _evaluate_point(lm: Any, point: SweepPoint, param: str, tasks: list[str], ou
     from lm_eval.tasks import TaskManager
 
     from lm_eval_iberian import tasks_path
+    from lm_eval_iberian._paths import atomic_write_text
 
     results = lm_eval.simple_evaluate(model=lm, tasks=tasks, task_manager=TaskManager(include_path=tasks_path()), **(eval_args or {}))
     results.pop("samples", None)
     folder = out / _folder(point)
     folder.mkdir(parents=True, exist_ok=True)
     results.setdefault("config", {})["sweep"] = {"param": param, "value": point.value, "point": point.name}
-    (folder / "results.json.tmp").write_text(json.dumps(results, default=str, indent=1))
-    (folder / "results.json.tmp").replace(folder / "results.json")
+    atomic_write_text(folder / "results.json", json.dumps(results, default=str, indent=1))
 
 
 def _folder(point: SweepPoint) -> str:
@@ -303,8 +315,20 @@ def _row(out: Path, point: SweepPoint) -> dict[str, Any]:
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    from lm_eval_iberian._paths import atomic_open
+
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
+    with atomic_open(path, "w") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+
+
+def format_sweep_table(rows: list[dict[str, Any]]) -> str:
+    """The sweep's rows as a text table: one line per point, one column per task metric (what ``sweep`` prints)."""
+    from tabulate import tabulate
+
+    columns = [c for c in dict.fromkeys(k for row in rows for k in row) if c not in {"point", "value"}]
+    header = ["point", *(c.replace("/", "\n") for c in columns)]
+    body = [[row["point"], *(row.get(c) for c in columns)] for row in rows]
+    return tabulate(body, headers=header, floatfmt=".4g", missingval="–")

@@ -1,11 +1,13 @@
 """Everything that can be wrong with a recipe, found before any weight is read or allocated."""
 
+import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lm_eval_iberian.merge._errors import RecipeError
-from lm_eval_iberian.merge._inputs import InputModel, resolve_input
+from lm_eval_iberian.merge._inputs import InputModel, read_json_file, resolve_input
 from lm_eval_iberian.merge._recipe import MergeRecipe, method_spec
 
 _FLOAT_DTYPES = {"F32", "F16", "BF16", "F64", "float32", "float16", "bfloat16"}
@@ -41,6 +43,66 @@ def _iter_parameter_blocks(data: dict[str, Any]):
                 yield f"slices[{s}].sources[{i}]", src["parameters"], src.get("model") == base
 
 
+_UNIT_INTERVAL = frozenset({"density", "t"})
+
+
+def _numbers(value: Any):
+    """Every number inside a parameter value: a scalar, a layer-gradient list, or mergekit's filter conditions."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _numbers(item)
+    elif isinstance(value, dict) and "value" in value:
+        yield from _numbers(value["value"])
+
+
+def _check_value(where: str, key: str, value: Any, spec_param: Any, method: str) -> None:
+    for number in _numbers(value):
+        if not math.isfinite(number):
+            raise RecipeError(f"{where}: {key}={value!r} holds {number!r}, which is not a finite number; give values such as 0.5")
+        try:
+            spec_param.validate(number)
+        except Exception as exc:  # mergekit's TypeAdapter raises pydantic errors
+            raise RecipeError(f"{where}: {key}={value!r} is invalid for {method}: {exc}") from None
+        if key in _UNIT_INTERVAL and not 0.0 <= float(number) <= 1.0:
+            shown = f"{key}={number}" + (f" (in {key}={value!r})" if not isinstance(value, int | float) else "")
+            raise RecipeError(f"{where}: {shown} must lie in [0, 1]")
+
+
+def _check_weights(recipe: MergeRecipe, spec: Any, data: dict[str, Any]) -> None:
+    """Weights that cannot give a model: all zero, or summing to zero where the method divides by their sum."""
+    by_name = {p.name: p for p in spec.parameters}
+    weight = by_name.get("weight")
+    if weight is None or data.get("slices"):
+        return
+    top = data.get("parameters") or {}
+    base = data.get("base_model")
+    non_base = weight.scope.value == "non_base"
+    entries = [e for e in data.get("models") or [] if not (non_base and e.get("model") == base)]
+    values = [(e.get("parameters") or {}).get("weight", top.get("weight")) for e in entries]
+    if not values or any(isinstance(v, bool) or not isinstance(v, int | float | list) for v in values):
+        return  # missing (reported elsewhere) or filter conditions (mergekit resolves them per tensor)
+    if any(isinstance(v, list) and not all(isinstance(x, int | float) and not isinstance(x, bool) for x in v) for v in values):
+        return
+    length = max((len(v) for v in values if isinstance(v, list)), default=1)
+    if any(isinstance(v, list) and len(v) != length for v in values):
+        return  # gradients of different lengths: mergekit interpolates each separately
+    columns = [[float(v[i]) if isinstance(v, list) else float(v) for v in values] for i in range(length)]
+    normalize = by_name.get("normalize")
+    divides = normalize is not None and bool(top.get("normalize", normalize.default if not normalize.required else False))
+    shown = ", ".join(f"{e.get('model')}: {v}" for e, v in zip(entries, values, strict=True))
+    for column in columns:
+        if all(w == 0 for w in column):
+            raise RecipeError(f"every model's weight is 0 ({shown}): the merge would be all zeros or the unchanged base; "
+                              "give the models non-zero weights")
+        if divides and sum(column) == 0:
+            raise RecipeError(f"the weights sum to 0 ({shown}) and {recipe.method} divides by their sum (normalize is on): "
+                              "every merged tensor would be NaN or infinite; change a weight, or set normalize=false")
+
+
 def _check_parameters(recipe: MergeRecipe) -> None:
     spec = method_spec(recipe.method)
     by_name = {p.name: p for p in spec.parameters}
@@ -52,13 +114,7 @@ def _check_parameters(recipe: MergeRecipe) -> None:
                     f"{where}: {key!r} is not a parameter of merge method {recipe.method!r}; "
                     f"its parameters are: {', '.join(sorted(by_name)) or 'none'}"
                 )
-            if isinstance(value, (int, float, bool)):
-                try:
-                    by_name[key].validate(value)
-                except Exception as exc:
-                    raise RecipeError(f"{where}: {key}={value!r} is invalid for {recipe.method}: {exc}") from None
-                if key in {"density", "t"} and not 0.0 <= float(value) <= 1.0:
-                    raise RecipeError(f"{where}: {key}={value} must lie in [0, 1]")
+            _check_value(where, key, value, by_name[key], recipe.method)
     top = data.get("parameters") or {}
     for p in spec.shared_parameters:
         if p.required and p.name not in top:
@@ -75,6 +131,17 @@ def _check_parameters(recipe: MergeRecipe) -> None:
                     f"models[{i}] ({entry.get('model')}) has no {p.name!r}, which {recipe.method!r} needs for every "
                     f"{'non-base ' if p.scope.value == 'non_base' else ''}model; write MODEL@1.0 inline or parameters: {{{p.name}: 1.0}}"
                 )
+    _check_weights(recipe, spec, data)
+
+
+def _check_same_model_once(inputs: dict[str, InputModel]) -> None:
+    """Two spellings of one model (a trailing slash, a symlink, ~) would be merged as two different models."""
+    seen: dict[tuple[str, str | None], str] = {}
+    for ref, model in inputs.items():
+        key = (os.path.realpath(model.path), model.revision)
+        if key in seen:
+            raise RecipeError(f"{seen[key]!r} and {ref!r} are the same model ({key[0]}); write it one way everywhere in the recipe")
+        seen[key] = ref
 
 
 def _check_inputs_shape(recipe: MergeRecipe) -> None:
@@ -118,7 +185,7 @@ def _local_config(recipe: MergeRecipe, inputs: dict[str, InputModel]):
 def _choose_tokenizer_dir(recipe: MergeRecipe, inputs: dict[str, InputModel], override: str | None) -> Path:
     """The instruct model's tokenizer: the last listed model with a chat template, else the base/first."""
     if override:
-        path = Path(override)
+        path = Path(os.path.expanduser(override))
         if path.is_dir():
             return path
         for ref, model in inputs.items():
@@ -135,12 +202,13 @@ def _choose_tokenizer_dir(recipe: MergeRecipe, inputs: dict[str, InputModel], ov
 
 
 def _has_chat_template(path: Path) -> bool:
-    import json
-
     if (path / "chat_template.jinja").is_file() or (path / "chat_template.json").is_file():
         return True
     cfg = path / "tokenizer_config.json"
-    return cfg.is_file() and bool(json.loads(cfg.read_text()).get("chat_template"))
+    if not cfg.is_file():
+        return False
+    data = read_json_file(cfg, "tokenizer_config.json", f"re-download or re-save the tokenizer of {path}")
+    return isinstance(data, dict) and bool(data.get("chat_template"))
 
 
 def _check_compatible(recipe: MergeRecipe, inputs: dict[str, InputModel], reference: InputModel) -> None:
@@ -188,9 +256,16 @@ def _load_checked_tokenizer(tokenizer_dir: Path, reference: InputModel):
     files = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
     if not any((tokenizer_dir / f).is_file() for f in files):
         raise RecipeError(f"{tokenizer_dir} has no tokenizer files; pass tokenizer=MODEL_OR_FOLDER")
+    fix = f"re-download or re-save the tokenizer of {tokenizer_dir}, or pass tokenizer=ANOTHER_MODEL_OR_FOLDER"
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json"):
+        if (tokenizer_dir / name).is_file():
+            read_json_file(tokenizer_dir / name, name, fix)
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    try:
+        tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    except (OSError, ValueError) as exc:  # transformers' errors for unusable tokenizer files
+        raise RecipeError(f"{tokenizer_dir}: the tokenizer cannot be loaded ({exc}); {fix}") from None
     vocab = reference.config.get("vocab_size")
     if vocab is not None and len(tok) > vocab:
         raise RecipeError(
@@ -216,7 +291,8 @@ def validate_recipe(recipe: MergeRecipe, allow_pickle: bool = False, tokenizer: 
     """Check a recipe from configs and safetensors headers only; raise RecipeError naming problem and fix."""
     config = recipe.config
     check_recipe_structure(recipe)
-    inputs = {str(ref): resolve_input(ref, allow_pickle=allow_pickle) for ref in config.referenced_models()}
+    inputs = {str(ref): resolve_input(ref, allow_pickle=allow_pickle) for ref in recipe.model_refs()}
+    _check_same_model_once(inputs)
     reference = inputs[str(config.base_model)] if config.base_model is not None else next(iter(inputs.values()))
     _check_compatible(recipe, inputs, reference)
     tokenizer_dir = _choose_tokenizer_dir(recipe, inputs, tokenizer)
