@@ -1,9 +1,18 @@
-"""``lm-eval-iberian`` command line: task listing, the offline data mirror, the demo."""
+"""lm-eval-iberian: the plugin's command line (the evaluations themselves run in lm-eval: lm_eval --tasks iberian_...).
+
+A mistake in what you typed or gave (a path, a value, a damaged file) ends in one line naming the problem and
+the fix, exit status 2; anything else is a bug and keeps its traceback.
+"""
 
 import argparse
 import os
 import sys
 from collections.abc import Sequence
+
+from lm_eval_iberian._errors import UsageError, UserError
+from lm_eval_iberian._parsing import argparse_type, parse_float, parse_float_list, parse_int, parse_seed
+
+DATA_DIR_ENV = "IBERIAN_DATA_DIR"
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
@@ -17,29 +26,45 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def _split_csv(value: str | None) -> list[str] | None:
-    return [v for v in value.split(",") if v] if value else None
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _mirror_dir(value: str | None, flag: str) -> str:
+    """``--dir``/``--dest``, else ``$IBERIAN_DATA_DIR`` (read when the command runs, not when the parser is built)."""
+    folder = value or os.environ.get(DATA_DIR_ENV)
+    if not folder:
+        raise UsageError(f"give the mirror folder with {flag} DIR, or set {DATA_DIR_ENV}=DIR")
+    return folder
 
 
 def _cmd_pull(args: argparse.Namespace) -> int:
     from lm_eval_iberian.data import pull
 
-    written = pull(args.dest, _split_csv(args.tasks), _split_csv(args.datasets))
-    print(f"wrote {len(written)} split(s) to {args.dest}")
+    dest = _mirror_dir(args.dest, "--dest")
+    written = pull(dest, _split_csv(args.tasks), _split_csv(args.datasets))
+    print(f"wrote {len(written)} split(s) to {dest}")
     return 0
 
 
 def _cmd_add(args: argparse.Namespace) -> int:
     from lm_eval_iberian.data import add
 
-    ref = add(args.dir, args.dataset, args.config, args.split, args.file)
-    print(f"added {ref} to {args.dir}")
+    root = _mirror_dir(args.dir, "--dir")
+    ref, local = add(root, args.dataset, args.config, args.split, args.file, split_column=args.split_column,
+                     split_value=args.split_value, sheet=args.sheet)
+    notes = []
+    if local.blank_rows:
+        notes.append(f"skipped {local.blank_rows} blank row(s)")
+    if local.other_splits:
+        notes.append("left out the rows of " + ", ".join(f"{args.split_column}={v!r} ({n})" for v, n in sorted(local.other_splits.items())))
+    print(f"added {ref} ({len(local.rows)} rows) to {root}" + (f"; {'; '.join(notes)}" if notes else ""))
     return 0
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from lm_eval_iberian.data import verify
 
-    report = verify(args.dir, _split_csv(args.tasks))
+    report = verify(_mirror_dir(args.dir, "--dir"), _split_csv(args.tasks))
     print("\n".join(report.lines()))
     return 0 if report.passed else 1
 
@@ -65,21 +90,50 @@ def _cmd_ifeval_errata(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_response_rows(path: str) -> list[dict]:
+    """JSON lines, each an IFEval record with a string ``response``; errors name the file and line."""
+    import json
+
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = list(fh)
+    except FileNotFoundError:
+        raise UsageError(f"--input {path}: no such file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--input {path}: not UTF-8 text; give a JSON-lines file") from None
+    except IsADirectoryError:
+        raise UsageError(f"--input {path} is a folder; give a JSON-lines file") from None
+    for line_no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path}:{line_no}: not valid JSON ({exc.msg}); each line must be one JSON object") from None
+        if not isinstance(row, dict):
+            raise UsageError(f"{path}:{line_no}: expected a JSON object (key, prompt, instruction_id_list, kwargs, response), "
+                             f"got a {type(row).__name__}")
+        if not isinstance(row.get("response"), str):
+            raise UsageError(f"{path}:{line_no}: no string field 'response'; add the model's answer as \"response\"")
+        rows.append(row)
+    if not rows:
+        raise UsageError(f"--input {path} holds no records")
+    return rows
+
+
 def _cmd_ifeval_score(args: argparse.Namespace) -> int:
     import json
 
+    from lm_eval_iberian._paths import atomic_write_text, check_output
     from lm_eval_iberian.ifeval import score_responses
 
-    rows = [json.loads(line) for line in open(args.input, encoding="utf-8") if line.strip()]
-    missing = [i + 1 for i, row in enumerate(rows) if not isinstance(row.get("response"), str)]
-    if missing:
-        raise ValueError(f"{args.input}: line(s) {missing[:10]} have no string field 'response'")
+    output = check_output(args.output, {"--input": args.input}, "--output") if args.output else None
+    rows = _read_response_rows(args.input)
     scores = score_responses(rows, [row["response"] for row in rows], args.lang, protocol=args.protocol, errata=not args.published)
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(scores.model_dump_json(indent=1))
-    summary = scores.model_dump(exclude={"responses"})
-    print(json.dumps(summary, indent=1))
+    if output is not None:
+        atomic_write_text(output, scores.model_dump_json(indent=1))
+    print(json.dumps(scores.model_dump(exclude={"responses"}), indent=1))
     return 0
 
 
@@ -106,11 +160,13 @@ def _cmd_corpus_filter(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from lm_eval_iberian._paths import check_output
     from lm_eval_iberian.report import build_table, load_runs, plot_sweep, render
 
+    out = check_output(args.out, {f"input {p}": p for p in args.results}, "--out") if args.plot else None
     runs = load_runs(args.results)
     if args.plot:
-        print(f"wrote {plot_sweep(runs, args.out)}")
+        print(f"wrote {plot_sweep(runs, out)}")
     for name in args.table or ([] if args.plot else ["benchmarks"]):
         print(render(build_table(name, runs), args.format))
         print()
@@ -118,15 +174,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    import json
-
+    from lm_eval_iberian._paths import check_output
     from lm_eval_iberian.merge import MergeRecipe
-    from lm_eval_iberian.merge._sweep import run_sweep
+    from lm_eval_iberian.merge._sweep import format_sweep_table, run_sweep
 
+    output = check_output(args.output, {"--recipe": args.recipe}, "--output")
     recipe = MergeRecipe.from_yaml(args.recipe)
     if args.seed is not None:
-        recipe = MergeRecipe.from_mergekit_dict(recipe.to_dict(), seed=args.seed)
-    values = [float(v) for v in args.values.split(",") if v]
+        recipe = MergeRecipe.from_mergekit_dict(recipe.to_dict(), seed=args.seed, source=recipe.source)
+    tasks = _split_csv(args.tasks)
+    if not tasks:
+        raise UsageError("--tasks is empty; give comma-separated tasks or groups, e.g. iberian_eu,iberian_flores_to_eu")
     hflm = {"batch_size": args.batch_size, "max_length": args.max_length} if args.max_length else {"batch_size": args.batch_size}
     eval_args = {
         "limit": args.limit,
@@ -138,132 +196,198 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     }
     if args.backend == "vllm":
         hflm = {k: v for k, v in {"max_model_len": args.max_length, "dtype": args.dtype}.items() if v is not None}
-        hflm.update(dict(item.split("=", 1) for item in _split_csv(args.vllm_args) or []))
-    rows = run_sweep(recipe, args.param, values, _split_csv(args.tasks) or [], args.output, device=args.device,
+        for item in _split_csv(args.vllm_args) or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise UsageError(f"--vllm_args: {item!r} is not key=value; write e.g. tensor_parallel_size=2,gpu_memory_utilization=0.8")
+            hflm[key.strip()] = value
+    elif args.vllm_args:
+        raise UsageError("--vllm_args applies to --backend vllm only; drop it or add --backend vllm")
+    rows = run_sweep(recipe, args.param, args.values, tasks, output, device=args.device,
                      dtype=args.dtype, hflm_args=hflm, eval_args={k: v for k, v in eval_args.items() if v is not None},
                      backend=args.backend)
-    print(json.dumps(rows, indent=1))
-    print(f"wrote {args.output}/sweep.csv and one results.json per point")
+    print(format_sweep_table(rows))
+    print(f"wrote {output / 'sweep.csv'} and one results.json per point under {output}")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lm-eval-iberian", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _limit(text: str, name: str) -> float | int:
+    """lm-eval's --limit: a document count (integer >= 1) or a fraction in (0, 1)."""
+    value = parse_float(text, name, minimum=0)
+    if 0 < value < 1:
+        return value
+    return parse_int(text, name, minimum=1)
 
-    p = sub.add_parser("tasks", help="print the include path and the table of iberian_* tasks and groups")
+
+_MIRROR_HELP = f"mirror folder (default: ${DATA_DIR_ENV})"
+
+
+class _Commands:
+    """Adds sub-commands and remembers each one's help, for the top-level description."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def add(self, sub: argparse._SubParsersAction, path: str, help: str, **kwargs) -> argparse.ArgumentParser:
+        name = path.rsplit(" ", 1)[-1]
+        self.lines.append((path, help))
+        return sub.add_parser(name, help=help, **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lm-eval-iberian", formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = _Commands()
+
+    p = commands.add(sub, "tasks", "print the include path and the table of iberian_* tasks and groups")
     p.add_argument("--markdown", action="store_true", help="print Markdown tables (as in the README)")
     p.set_defaults(func=_cmd_tasks)
 
-    p = sub.add_parser("demo", help="evaluate every iberian_* group offline on a tiny model and the demo mirror")
-    p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
-    p.add_argument("--limit", type=int, default=4, help="documents per task (default: 4)")
+    p = commands.add(
+        sub,
+        "demo",
+        "the whole pipeline offline on tiny models: CPT-trained experts, merges and a sweep, iberian_* "
+             "evaluation, tables and the sweep plot (what `make demo` runs)",
+    )
+    p.add_argument("--out", default="demo_out", help="output folder for models, results, tables and plot (default: demo_out)")
+    p.add_argument("--limit", type=argparse_type(parse_int, "--limit", minimum=1), default=4,
+                   help="documents per task in the evaluations (default: 4)")
     p.set_defaults(func=_cmd_demo)
 
-    data = sub.add_parser("data", help="offline data mirror for compute nodes without internet")
-    dsub = data.add_subparsers(dest="data_command", required=True)
-    default_dir = os.environ.get("IBERIAN_DATA_DIR")
+    data = commands.add(sub, "data", "offline data mirror for compute nodes without internet: pull, add, verify, demo-path")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
 
-    p = dsub.add_parser("pull", help="download every dataset/config/split the tasks read into DEST")
-    p.add_argument("--dest", required=default_dir is None, default=default_dir, help="mirror folder (default: $IBERIAN_DATA_DIR)")
-    p.add_argument("--tasks", help="comma-separated task or group names (default: all iberian_* tasks)")
-    p.add_argument("--datasets", help="comma-separated hub dataset ids to restrict to, e.g. HiTZ/EusTrivia")
+    p = commands.add(dsub, "data pull", "download every dataset/config/split the tasks read into the mirror (needs internet)")
+    p.add_argument("--dest", default=None, help=_MIRROR_HELP)
+    p.add_argument("--tasks", help="comma-separated task or group names to mirror (default: every iberian_* task)")
+    p.add_argument("--datasets", help="comma-separated hub dataset ids to restrict to, e.g. HiTZ/EusTrivia,nbel/EsCoLA")
     p.set_defaults(func=_cmd_pull)
 
-    p = dsub.add_parser("add", help="import a local jsonl/json/parquet/csv file as one split of the mirror")
-    p.add_argument("--dir", required=default_dir is None, default=default_dir, help="mirror folder (default: $IBERIAN_DATA_DIR)")
+    p = commands.add(
+        dsub,
+        "data add",
+        "import a local file as one split of the mirror (offline)",
+        description="Import a local file (.jsonl, .json, .jsonl.gz, .json.gz, .parquet, .csv, .tsv, .xlsx) as one split of "
+                    "the mirror, after checking every row against what the tasks read. Table cells are typed by the "
+                    "dataset's schema (digits stay text in text fields). Blank rows are skipped and counted.",
+    )
+    p.add_argument("--dir", default=None, help=_MIRROR_HELP)
     p.add_argument("--dataset", required=True, help="hub dataset id the file is a copy of, e.g. HiTZ/EusTrivia")
     p.add_argument("--config", default=None, help="dataset config (omit for datasets without named configs)")
-    p.add_argument("--split", required=True, help="split name, e.g. test")
+    p.add_argument("--split", required=True, help="split name the tasks read, e.g. test")
+    p.add_argument("--split-column", default=None,
+                   help="csv/tsv/xlsx holding several splits: the column naming each row's split (e.g. Split for CatCoLA)")
+    p.add_argument("--split-value", default=None,
+                   help="with --split-column: the value that marks this split's rows (default: the --split name)")
+    p.add_argument("--sheet", default=None, help="xlsx: the sheet to read (default: the first)")
     p.add_argument("file", help="the local file")
     p.set_defaults(func=_cmd_add)
 
-    p = dsub.add_parser("verify", help="report missing or corrupt mirror files")
-    p.add_argument("--dir", required=default_dir is None, default=default_dir, help="mirror folder (default: $IBERIAN_DATA_DIR)")
-    p.add_argument("--tasks", help="comma-separated task or group names (default: all)")
+    p = commands.add(dsub, "data verify", "report missing or corrupt mirror files (exit 1) and the commands that fix them")
+    p.add_argument("--dir", default=None, help=_MIRROR_HELP)
+    p.add_argument("--tasks", help="comma-separated task or group names to check (default: every iberian_* task)")
     p.set_defaults(func=_cmd_verify)
 
-    p = dsub.add_parser("demo-path", help="print the folder of the demo mirror shipped with the package")
+    p = commands.add(dsub, "data demo-path", "print the folder of the demo mirror shipped with the package")
     p.set_defaults(func=_cmd_demo_path)
 
-    cpt = sub.add_parser("cpt", help="continued pre-training of language experts")
-    csub = cpt.add_subparsers(dest="cpt_command", required=True)
-    p = csub.add_parser("train", help="train (or resume) from a YAML config; key=value overrides")
+    cpt = commands.add(sub, "cpt", "continued pre-training of language experts")
+    csub = cpt.add_subparsers(dest="cpt_command", required=True, metavar="SUBCOMMAND")
+    p = commands.add(csub, "cpt train", "train (or resume) from a YAML config; key=value overrides")
     from lm_eval_iberian.cpt.cli import add_train_arguments, run_train
 
     add_train_arguments(p)
     p.set_defaults(func=run_train)
 
-    corpus = sub.add_parser("corpus", help="corpus preparation for CPT (datatrove)")
-    corsub = corpus.add_subparsers(dest="corpus_command", required=True)
-    p = corsub.add_parser("filter", help="URL TLD, C4 and Gopher rules (Dolma thresholds), localized per language")
+    corpus = commands.add(sub, "corpus", "corpus preparation for CPT (datatrove): filter")
+    corsub = corpus.add_subparsers(dest="corpus_command", required=True, metavar="SUBCOMMAND")
+    p = commands.add(corsub, "corpus filter", "URL TLD, C4 and Gopher rules (Dolma thresholds), localized per language")
     p.add_argument("--input", required=True, help="folder of JSON-lines files (.jsonl, .jsonl.gz)")
     p.add_argument("--output", required=True, help="writes kept/, removed/<rule>/, removed/malformed_lines.jsonl, report.json")
     p.add_argument("--lang", required=True, help="document language: eu, gl, ca, es or en")
     p.add_argument("--tlds", help="keep only URLs under these top-level domains, e.g. es,eus,cat,gal (metadata 'url')")
     p.add_argument("--text-key", default="text", help="JSON field holding the text (default: text)")
     p.add_argument("--glob", help="only files matching this pattern, e.g. '*.jsonl.gz'")
-    p.add_argument("--executor", choices=["local", "slurm"], default="local")
+    p.add_argument("--executor", choices=["local", "slurm"], default="local", help="where the tasks run (default: local)")
     p.add_argument("--tasks", type=int, default=1, help="datatrove tasks (input shards)")
     p.add_argument("--workers", type=int, default=1, help="local executor: tasks run at once")
     p.add_argument("--slurm-partition", help="slurm executor: partition")
     p.add_argument("--slurm-time", help="slurm executor: time limit, e.g. 12:00:00")
     p.set_defaults(func=_cmd_corpus_filter)
 
-    p = sub.add_parser("sweep", help="evaluate a merge at several parameter values in one process (inputs read once)")
-    p.add_argument("--recipe", required=True, help="mergekit YAML recipe")
+    p = commands.add(sub, "sweep", "evaluate a merge at several parameter values in one process (inputs read once)")
+    p.add_argument("--recipe", required=True, help="mergekit YAML recipe whose parameter is swept")
     p.add_argument("--param", required=True, help="parameter to sweep: weight[:MODEL], density[:MODEL], t, ...")
-    p.add_argument("--values", required=True, help="comma-separated values, e.g. 0.5,1.0,1.5,2.0")
+    p.add_argument("--values", required=True, type=argparse_type(parse_float_list, "--values"),
+                   help="comma-separated finite values, each once, e.g. 0.5,1.0,1.5,2.0")
     p.add_argument("--tasks", required=True, help="comma-separated lm-eval tasks or groups, e.g. iberian_eu,iberian_flores_to_eu")
-    p.add_argument("--output", required=True, help="folder: point-*/results.json and sweep.csv (re-run to resume)")
-    p.add_argument("--device", default=None, help="merge and evaluation device (default: cuda if available)")
-    p.add_argument("--dtype", default=None, help="merged model dtype (default: the recipe's)")
-    p.add_argument("--seed", type=int, default=None, help="merge seed (DARE/TIES sampling)")
-    p.add_argument("--batch_size", default=8, help="HF backend batch size (default 8)")
-    p.add_argument("--max_length", type=int, default=None)
-    p.add_argument("--limit", type=float, default=None)
-    p.add_argument("--num_fewshot", type=int, default=None)
-    p.add_argument("--apply_chat_template", action="store_true")
-    p.add_argument("--fewshot_as_multiturn", action="store_true")
-    p.add_argument("--gen_kwargs", default=None)
-    p.add_argument("--bootstrap_iters", type=int, default=None)
+    p.add_argument("--output", required=True, help="folder for point-*/results.json and sweep.csv (re-run to resume)")
+    p.add_argument("--device", default=None,
+                   help="merge and evaluation device, e.g. cuda:0 or cpu (default: cuda if available, else cpu)")
+    p.add_argument("--dtype", default=None, choices=["float32", "float16", "bfloat16"],
+                   help="merged model dtype (default: the recipe's out_dtype, else its dtype)")
+    p.add_argument("--seed", type=argparse_type(parse_seed, "--seed"), default=None,
+                   help="merge seed for random methods (DARE/TIES sampling), an integer in [0, 2**32-1] (default: the recipe's, else 0)")
+    p.add_argument("--batch_size", default=8, help="evaluation batch size for the hf backend, a number or 'auto' (default 8)")
+    p.add_argument("--max_length", type=argparse_type(parse_int, "--max_length", minimum=1), default=None,
+                   help="maximum context length in tokens (hf: max_length; vllm: max_model_len)")
+    p.add_argument("--limit", type=argparse_type(_limit, "--limit"), default=None,
+                   help="documents per task: an integer count, or a fraction in (0, 1) (default: all)")
+    p.add_argument("--num_fewshot", type=argparse_type(parse_int, "--num_fewshot", minimum=0), default=None,
+                   help="few-shot examples, overriding the task defaults (tasks configured 0-shot stay 0-shot)")
+    p.add_argument("--apply_chat_template", action="store_true", help="format prompts with the tokenizer's chat template")
+    p.add_argument("--fewshot_as_multiturn", action="store_true",
+                   help="with --apply_chat_template: few-shot examples as a multi-turn conversation (as the paper)")
+    p.add_argument("--gen_kwargs", default=None, help="generation arguments for lm-eval, e.g. max_gen_toks=256,temperature=0")
+    p.add_argument("--bootstrap_iters", type=argparse_type(parse_int, "--bootstrap_iters", minimum=0), default=None,
+                   help="bootstrap resamples for standard errors (lm-eval's default 100000; 0 skips them: fast on CPU)")
     p.add_argument("--backend", choices=["hf", "vllm"], default="hf",
                    help="hf (default): lm-eval's HF backend; vllm: one merged_vllm engine re-merged per point")
     p.add_argument("--vllm_args", default=None, help="with --backend vllm: k=v,... for vLLM (tensor_parallel_size=2,...)")
     p.set_defaults(func=_cmd_sweep)
 
-    p = sub.add_parser("report", help="the paper's tables and sweep plots from lm-eval results files")
-    p.add_argument("results", nargs="+", help="results_*.json files or folders holding them (searched recursively)")
-    p.add_argument("--table", action="append", choices=["benchmarks", "mt", "ifeval", "methods"],
-                   help="table to print (repeatable; default: benchmarks)")
-    p.add_argument("--format", choices=["md", "csv", "latex"], default="md")
-    p.add_argument("--plot", choices=["sweep"], help="write the weight-sweep figure (paper Fig. 1)")
+    from lm_eval_iberian.report import TABLES
+
+    p = commands.add(
+        sub,
+        "report",
+        "the paper's tables and sweep plots from lm-eval result files",
+        description="Read every lm-eval results file (results_*.json from --output_path, results.json of sweep points) "
+                    "under the given files or folders and print the paper's tables or draw the weight-sweep figure.",
+    )
+    p.add_argument("results", nargs="+",
+                   help="lm-eval results files (results_*.json, sweep points' results.json) or folders searched recursively")
+    p.add_argument("--table", action="append", choices=list(TABLES), help="table to print (repeatable; default: benchmarks)")
+    p.add_argument("--format", choices=["md", "csv", "latex"], default="md",
+                   help="md (best value per column in bold), csv (plain numbers) or latex (best in \\textbf); default md")
+    p.add_argument("--plot", choices=["sweep"], help="write the weight-sweep figure (paper Fig. 1) to --out")
     p.add_argument("--out", default="sweep.png", help="PNG path for --plot (default: sweep.png)")
     p.set_defaults(func=_cmd_report)
 
-    ifeval = sub.add_parser("ifeval", help="score IFEval generations outside lm-eval; show the errata")
-    isub = ifeval.add_subparsers(dest="ifeval_command", required=True)
-    p = isub.add_parser("score", help="score a JSONL of IFEval records, each with a 'response' field")
-    p.add_argument("--lang", required=True, help="language of the records: en, es, ca, gl or eu")
-    p.add_argument("--input", required=True, help="JSONL: key, prompt, instruction_id_list, kwargs, response")
-    p.add_argument("--protocol", choices=["paper", "full"], default="paper", help="paper (default): no response_language")
-    p.add_argument("--published", action="store_true", help="reproduce the published scoring (no errata)")
-    p.add_argument("--output", help="write every verdict (IFEvalScores JSON) here")
+    ifeval = commands.add(sub, "ifeval", "score IFEval generations outside lm-eval; show the errata")
+    isub = ifeval.add_subparsers(dest="ifeval_command", required=True, metavar="SUBCOMMAND")
+    p = commands.add(isub, "ifeval score", "score a JSONL of IFEval records, each with a 'response' field")
+    p.add_argument("--lang", required=True, choices=["en", "es", "ca", "eu", "gl"], help="language of the records")
+    p.add_argument("--input", required=True, help="JSONL: key, prompt, instruction_id_list, kwargs, response (never modified)")
+    p.add_argument("--protocol", choices=["paper", "full"], default="paper",
+                   help="paper (default): without language:response_language, as the paper; full: every instruction")
+    p.add_argument("--published", action="store_true", help="reproduce the authors' published scoring (no errata)")
+    p.add_argument("--output", help="write every verdict (IFEvalScores JSON) to this new file (not --input)")
     p.set_defaults(func=_cmd_ifeval_score)
-    p = isub.add_parser("errata", help="print the errata and per-prompt response languages (Markdown)")
+    p = commands.add(isub, "ifeval errata", "print the errata and per-prompt response languages (Markdown)")
     p.set_defaults(func=_cmd_ifeval_errata)
+
+    listing = "\n".join(f"  {path:17s} {text}" for path, text in commands.lines if path not in {"data", "cpt", "corpus", "ifeval"})
+    parser.description = __doc__.split("\n", 1)[0] + "\n\ncommands:\n" + listing
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from lm_eval_iberian.data import MirrorError
-
     try:
         return args.func(args)
-    except (MirrorError, KeyError, ValueError, OSError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"lm-eval-iberian: error: {message}", file=sys.stderr)
+    except UserError as exc:
+        print(f"lm-eval-iberian: error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -36,14 +36,14 @@ def test_readme_task_table_is_current(capsys):
 def test_console_script_data_verify_and_errors(tmp_path, demo_mirror, subprocess_env):
     ok = subprocess.run([CLI, "data", "verify", "--dir", demo_mirror], capture_output=True, text=True, env=subprocess_env())
     assert ok.returncode == 0, ok.stderr
-    assert "80 ok, 0 missing, 0 corrupt" in ok.stdout
+    assert "75 ok, 0 missing, 0 corrupt" in ok.stdout
     mirror = tmp_path / "m"
     shutil.copytree(demo_mirror, mirror)
     shutil.rmtree(mirror / "nbel")
     bad = subprocess.run([CLI, "data", "verify", "--dir", str(mirror)], capture_output=True, text=True, env=subprocess_env())
     assert bad.returncode == 1
     assert "MISSING  nbel/CatCoLA [default] train" in bad.stdout
-    assert f"fix: lm-eval-iberian data pull --dest {mirror} --datasets nbel/CatCoLA nbel/EsCoLA" in bad.stdout
+    assert f"lm-eval-iberian data pull --dest {mirror} --datasets nbel/CatCoLA,nbel/EsCoLA" in bad.stdout
 
 
 def test_data_add_via_cli(tmp_path, demo_mirror, capsys):
