@@ -160,11 +160,6 @@ def _merge_recipe(method: str, expert: Path, instruct: Path, base: Path):
     return MergeRecipe.from_mergekit_dict(data, seed=0)
 
 
-def _bits_per_byte(path: Path, lang: str) -> float | None:
-    results = json.loads(path.read_text())["results"]
-    return results.get(f"iberian_ppl_{lang}", {}).get("bits_per_byte,none")
-
-
 def run_demo(out_dir: str | Path, limit: int = 4) -> dict[str, Any]:
     """Train, merge, evaluate, report; returns a summary (also written to ``out_dir/summary.json``)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -222,30 +217,24 @@ def run_demo(out_dir: str | Path, limit: int = 4) -> dict[str, Any]:
         step(f"{lang}: linear merges at w={', '.join(map(str, SWEEP_WEIGHTS))} and task_arithmetic evaluated")
 
     records = load_runs([str(p) for p in runs.values()])
-    for table in ("benchmarks", "mt", "ifeval", "methods"):
+    for table in ("benchmarks", "mt", "ifeval", "methods", "perplexity"):
         print(render(build_table(table, records), "md"), end="\n\n")
-    merged = [r for r in records if r.method]
-    plot = plot_sweep(merged, out / "sweep.png")
+    plot = plot_sweep(records, out / "sweep.png")
     step(f"sweep plot written to {plot}")
 
     transfer: dict[str, Any] = {}
-    print("Held-out perplexity (FLORES+ devtest, bits per byte; lower is better):")
-    print("| model | " + " | ".join(lang.upper() for lang in ("eu", "gl", "ca", "es", "en")) + " |")
-    print("|---|" + "---|" * 5)
-    for name, path in runs.items():
-        cells = [_bits_per_byte(path, lang) for lang in ("eu", "gl", "ca", "es", "en")]
-        print(f"| {name} | " + " | ".join("–" if c is None else f"{c:.3f}" for c in cells) + " |")
+    by_label = {r.label: r for r in records}
     for lang in EXPERT_LANGS:
-        ref = _bits_per_byte(runs["instruct"], lang)
-        better = {n: _bits_per_byte(p, lang) for n, p in runs.items() if n.startswith(f"{lang}-")}
+        ref = by_label["instruct"].value(f"iberian_ppl_{lang}", "bits_per_byte")
+        candidates = {r.label: r.value(f"iberian_ppl_{lang}", "bits_per_byte") for r in records if r.target_lang == lang}
         transfer[lang] = {
             "instruct_bits_per_byte": ref,
-            "lower_than_instruct": {n: v is not None and ref is not None and v < ref for n, v in better.items()},
-            "bits_per_byte": better,
+            "lower_than_instruct": {n: v is not None and ref is not None and v < ref for n, v in candidates.items()},
+            "bits_per_byte": candidates,
         }
         wins = [n for n, ok in transfer[lang]["lower_than_instruct"].items() if ok]
-        print(f"[demo] {lang.upper()}: {len(wins)} of {len(better)} experts/merges have lower {lang} perplexity than the instruct model"
-              + (f" ({', '.join(wins)})" if wins else ""))
+        print(f"[demo] {lang.upper()}: {len(wins)} of {len(candidates)} experts/merges have lower {lang} perplexity than the "
+              "instruct model" + (f" ({'; '.join(wins)})" if wins else ""))
     summary = {"seconds": round(time.perf_counter() - start, 1), "runs": {k: str(v) for k, v in runs.items()},
                "plot": str(plot), "transfer": transfer}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

@@ -80,7 +80,7 @@ def test_demo_command_runs_the_whole_pipeline(tmp_path, subprocess_env):
         transfer = summary["transfer"][lang]
         assert transfer["instruct_bits_per_byte"] > 0 and len(transfer["bits_per_byte"]) == 5
     point = tmp_path / "results" / "eu-linear" / "point-weight_eu-expert=2" / "results.json"
-    assert json.loads(point.read_text())["config"]["merge_recipe"]["models"][0]["parameters"]["weight"] == 2.0
+    assert json.loads(point.read_text())["config"]["iberian_merge"]["recipe"]["models"][0]["parameters"]["weight"] == 2.0
     assert (tmp_path / "models" / "eu-expert" / "model.safetensors").is_file()
 
 

@@ -8,20 +8,12 @@ from lm_eval.models.huggingface import HFLM
 from lm_eval_iberian._logs import quiet_in_memory_hflm
 from lm_eval_iberian.merge._errors import RecipeError
 from lm_eval_iberian.merge._recipe import RECIPE_KEYS, MergeRecipe, method_parameter_names
+from lm_eval_iberian.merge._record import CONFIG_KEY
 
 _HFLM_ARGS = frozenset(p for p in inspect.signature(HFLM.__init__).parameters if p not in {"self", "kwargs", "pretrained"})
 # Ours, not HFLM's and not part of the recipe itself.
 _OWN_ARGS = frozenset({"recipe", "save_merged", "allow_pickle", "merge_device", "check_finite", "pretrained"})
 _BOOL_ARGS = ("allow_pickle", "check_finite")
-
-
-def run_name(recipe: MergeRecipe) -> str:
-    """The name lm-eval gives the run's results folder: ``merged-<method>-<first model>-<recipe hash>``.
-
-    lm-eval names ``--output_path`` folders from ``pretrained=`` (``hf``) or a random id otherwise.
-    """
-    first = recipe.model_ids()[0].rstrip("/").split("/")[-1].split("@")[0]
-    return f"merged-{recipe.method}-{first}-{recipe.content_hash()[:12]}"
 
 
 def _own_bool(own: dict[str, Any], key: str, default: bool) -> bool:
@@ -92,7 +84,7 @@ def recipe_from_model_args(
     else:
         raise RecipeError("--model merged needs recipe=PATH or method=NAME,models=A@W+B@W (see the README)")
     pretrained = own.pop("pretrained", None)
-    if pretrained is not None and pretrained != run_name(recipe):
+    if pretrained is not None and pretrained != recipe.run_name():
         raise RecipeError(f"pretrained={pretrained!r} is not used by --model merged: the recipe names the model "
                           "(recipe=PATH or method=,models=); drop pretrained=")
     if own.get("save_merged"):
@@ -126,7 +118,6 @@ class MergedLM(HFLM):
         if own.get("save_merged"):
             save_merged(model, tok, own["save_merged"])
         self.merge_summary = model.merge_summary
-        self.merge_recipe = recipe
         hflm.pop("device", None)  # taken from the model
         with quiet_in_memory_hflm():
             super().__init__(pretrained=model, tokenizer=tok, **hflm)
@@ -136,11 +127,11 @@ class MergedLM(HFLM):
         """lm-eval's constructor for dict model args (its CLI): also names the run's results folder.
 
         lm-eval names ``--output_path`` folders from ``pretrained=`` in this same dict after the model is built;
-        setting it to :func:`run_name` gives ``merged-<method>-<model>-<hash>`` instead of a random id.
+        setting it to the record's ``model_name`` gives ``merged-<method>-<model>-<hash>`` instead of a random id.
         """
         lm = super().create_from_arg_obj(arg_dict, additional_config)
         if isinstance(arg_dict, dict) and "pretrained" not in arg_dict:
-            arg_dict["pretrained"] = run_name(lm.merge_recipe)
+            arg_dict["pretrained"] = lm.merge_summary.record.model_name
         return lm
 
     @classmethod
@@ -148,20 +139,16 @@ class MergedLM(HFLM):
         """Wrap a model already merged by :func:`merge_model` (sweeps re-merge into it in place)."""
         self = cls.__new__(cls)
         self.merge_summary = model.merge_summary
-        self.merge_recipe = None
         hflm.pop("device", None)
         with quiet_in_memory_hflm():
             HFLM.__init__(self, pretrained=model, tokenizer=tokenizer, **hflm)
         return self
 
     def get_model_info(self) -> dict:
-        info = {
-            "model_name": f"merged:{self.merge_summary.method}:{self.merge_summary.info['merge_recipe_sha256'][:12]}",
+        record = self.merge_summary.record
+        return {
+            "model_name": record.model_name,
             "model_num_parameters": self._model.num_parameters(),
             "model_dtype": str(self._model.dtype),
-            "merge_seconds": round(self.merge_summary.seconds, 2),
-            "merge_peak_memory_gb": round(self.merge_summary.peak_memory_gb, 3),
+            CONFIG_KEY: record.model_dump(mode="json"),
         }
-        info.update(self.merge_summary.info)
-        return info
-

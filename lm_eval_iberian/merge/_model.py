@@ -1,11 +1,10 @@
 """A merged Hugging Face model in device memory, built tensor by tensor from the stream."""
 
-import json
 import os
 import resource
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import torch
 
 from lm_eval_iberian.merge._errors import RecipeError
 from lm_eval_iberian.merge._recipe import MergeRecipe
+from lm_eval_iberian.merge._record import InputProvenance, MergeRecord
 from lm_eval_iberian.merge._stream import MergePlan, plan_merge, stream_merged_tensors
 from lm_eval_iberian.merge._validate import ResolvedRecipe, validate_recipe
 
@@ -21,7 +21,7 @@ _LM_HEAD = "lm_head.weight"
 
 @dataclass
 class MergeSummary:
-    """What a merge did, for logs and for lm-eval's results."""
+    """What a merge did, for logs; ``record`` is what lm-eval's results carry (see ``_record``)."""
 
     method: str
     inputs: list[str]
@@ -29,7 +29,7 @@ class MergeSummary:
     peak_memory_gb: float
     memory_kind: str
     tensors: int
-    info: dict[str, Any] = field(default_factory=dict)
+    record: MergeRecord
 
     def line(self) -> str:
         return (
@@ -38,11 +38,11 @@ class MergeSummary:
         )
 
 
-def _versions() -> dict[str, str]:
+def _versions(*extra: str) -> dict[str, str]:
     from importlib.metadata import version
 
     out = {}
-    for dist in ("lm-eval-iberian", "mergekit", "lm_eval", "torch", "transformers", "safetensors"):
+    for dist in ("lm-eval-iberian", "mergekit", "lm_eval", "torch", "transformers", "safetensors", *extra):
         try:
             out[dist] = version(dist)
         except Exception:
@@ -50,18 +50,31 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def merge_info(plan: MergePlan) -> dict[str, Any]:
-    """Recipe, its hash, inputs' revisions or file hashes, seed and versions: enough to re-run."""
+def merge_record(
+    plan: MergePlan,
+    backend: str,
+    settings: dict[str, Any],
+    seconds: float | None = None,
+    peak_memory_gb: float | None = None,
+    extra_versions: tuple[str, ...] = (),
+) -> MergeRecord:
+    """Recipe, its hash, inputs' revisions or file hashes, seed, versions, backend: enough to re-run."""
     recipe = plan.resolved.recipe
-    return {
-        "merge_recipe": recipe.to_dict(),
-        "merge_recipe_source": recipe.source,
-        "merge_recipe_sha256": recipe.content_hash(),
-        "merge_seed": plan.seed,
-        "merge_inputs": plan.resolved.provenance(),
-        "merge_tokenizer": str(plan.resolved.tokenizer_dir),
-        "merge_versions": _versions(),
-    }
+    return MergeRecord(
+        model_name=recipe.run_name(),
+        method=recipe.method,
+        recipe=recipe.to_dict(),
+        recipe_source=recipe.source,
+        recipe_sha256=recipe.content_hash(),
+        seed=plan.seed,
+        inputs=[InputProvenance(**p) for p in plan.resolved.provenance()],
+        tokenizer=str(plan.resolved.tokenizer_dir),
+        versions=_versions(*extra_versions),
+        backend=backend,
+        backend_settings=settings,
+        merge_seconds=None if seconds is None else round(seconds, 3),
+        peak_memory_gb=None if peak_memory_gb is None else round(peak_memory_gb, 3),
+    )
 
 
 def _build_empty_model(config, device: torch.device, dtype: torch.dtype):
@@ -163,7 +176,7 @@ def merge_model(
 ):
     """Merge ``recipe`` straight into memory on ``device``; return ``(model, tokenizer)``.
 
-    ``model.merge_summary`` holds a :class:`MergeSummary` (with the provenance in ``.info``). ``check_finite``
+    ``model.merge_summary`` holds a :class:`MergeSummary` (with the run record in ``.record``). ``check_finite``
     (default) refuses a merge holding NaN or infinite values, naming the tensor and the input.
     """
     t0 = time.perf_counter()
@@ -175,9 +188,9 @@ def merge_model(
     model = build_merged_model(plan, device, dtype, check_finite=check_finite)
     tok = resolved.tokenizer
     peak, kind = _peak_memory(device)
-    summary = MergeSummary(
-        resolved.recipe.method, resolved.recipe.model_ids(), time.perf_counter() - t0, peak, kind, len(plan.names), merge_info(plan)
-    )
+    seconds = time.perf_counter() - t0
+    record = merge_record(plan, "hf", {"device": str(device), "dtype": str(model.dtype).removeprefix("torch.")}, seconds, peak)
+    summary = MergeSummary(resolved.recipe.method, resolved.recipe.model_ids(), seconds, peak, kind, len(plan.names), record)
     model.merge_summary = summary
     if verbose:
         print(summary.line(), file=sys.stderr)
@@ -209,7 +222,7 @@ def save_merged(model, tokenizer, out_dir: str | Path) -> Path:
     import uuid
 
     summary = getattr(model, "merge_summary", None)
-    inputs = {f"input model {m['model']}": m["path"] for m in (summary.info["merge_inputs"] if summary else []) if "path" in m}
+    inputs = {f"input model {m.model}": m.path for m in (summary.record.inputs if summary else []) if m.path}
     out = check_save_dir(out_dir, inputs)
     tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
@@ -218,8 +231,8 @@ def save_merged(model, tokenizer, out_dir: str | Path) -> Path:
         if summary is not None:
             import yaml
 
-            (tmp / "mergekit_config.yml").write_text(yaml.safe_dump(summary.info["merge_recipe"], sort_keys=False))
-            (tmp / "merge_provenance.json").write_text(json.dumps(summary.info, indent=1, default=str))
+            (tmp / "mergekit_config.yml").write_text(yaml.safe_dump(summary.record.recipe, sort_keys=False))
+            (tmp / "merge_provenance.json").write_text(summary.record.model_dump_json(indent=1))
         if out.exists():
             out.rmdir()  # checked empty above
         os.replace(tmp, out)

@@ -216,6 +216,11 @@ class MergeRecipe(BaseModel):
         payload = json.dumps({"recipe": self.to_dict(), "seed": self.seed}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
+    def run_name(self) -> str:
+        """``merged-<method>-<first model>-<hash12>``: the run's name in results folders and the report."""
+        first = self.model_ids()[0].rstrip("/").split("/")[-1].split("@")[0]
+        return f"merged-{self.method}-{first}-{self.content_hash()[:12]}"
+
     def model_refs(self) -> list[Any]:
         """Every input model (mergekit ``ModelReference``) once, in the recipe's order: models, base, slices, modules.
 

@@ -24,7 +24,8 @@ import torch
 
 from lm_eval_iberian.merge._errors import RecipeError
 from lm_eval_iberian.merge._recipe import MergeRecipe
-from lm_eval_iberian.merge._stream import plan_merge, stream_merged_tensors
+from lm_eval_iberian.merge._record import read_merge_record
+from lm_eval_iberian.merge._stream import MergePlan, plan_merge, stream_merged_tensors
 from lm_eval_iberian.merge._validate import ResolvedRecipe, validate_recipe
 
 __all__ = ["InputTensorCache", "SweepPoint", "remerge_into", "run_sweep", "sweep_points"]
@@ -169,10 +170,8 @@ class InputTensorCache:
             LoaderCache().loaders.pop(ref, None)
 
 
-def remerge_into(model: Any, resolved: ResolvedRecipe, dtype: str | torch.dtype | None = None) -> dict[str, Any]:
-    """Merge ``resolved`` into ``model``'s existing parameters (same inputs and layout), in place."""
-    from lm_eval_iberian.merge._model import merge_info
-
+def remerge_into(model: Any, resolved: ResolvedRecipe, dtype: str | torch.dtype | None = None) -> MergePlan:
+    """Merge ``resolved`` into ``model``'s existing parameters (same inputs and layout), in place; returns the plan."""
     plan = plan_merge(resolved)
     params = dict(model.named_parameters(remove_duplicate=False)) | dict(model.named_buffers())
     device = next(model.parameters()).device
@@ -182,7 +181,7 @@ def remerge_into(model: Any, resolved: ResolvedRecipe, dtype: str | torch.dtype 
             if target is None or target.shape != tensor.shape:
                 raise RecipeError(f"sweep point changes the model layout at {name}; sweep parameters only, not inputs")
             target.copy_(tensor)
-    return merge_info(plan)
+    return plan
 
 
 def run_sweep(
@@ -254,7 +253,7 @@ def _sweep_hf(
 ) -> None:
     """HF backend: inputs read once; the first point allocates the model, later ones re-merge into it."""
     from lm_eval_iberian.merge._lm import MergedLM
-    from lm_eval_iberian.merge._model import MergeSummary, merge_model
+    from lm_eval_iberian.merge._model import MergeSummary, merge_model, merge_record
 
     lm = None
     with InputTensorCache(resolved_first, storage_device="cpu") as cache:
@@ -264,15 +263,16 @@ def _sweep_hf(
                 model, tok = merge_model(point.recipe, device=device, dtype=dtype, verbose=False)
                 cache.detach(model)
                 lm = MergedLM.from_model(model, tok, **(hflm_args or {}))
+                plan, settings = None, model.merge_summary.record.backend_settings
             else:  # later points: merge math only, into the same parameters
                 resolved = validate_recipe(point.recipe, tokenizer=str(resolved_first.tokenizer_dir))
-                info = remerge_into(lm.model, resolved, dtype)
-                old = lm.merge_summary
-                lm.merge_summary = MergeSummary(
-                    resolved.recipe.method, resolved.recipe.model_ids(), 0.0, old.peak_memory_gb, old.memory_kind, old.tensors, info
-                )
+                plan = remerge_into(lm.model, resolved, dtype)
             merge_s = time.perf_counter() - t0
-            lm.merge_summary.seconds = merge_s
+            old = lm.merge_summary
+            record = (old.record.model_copy(update={"merge_seconds": round(merge_s, 3)}) if plan is None
+                      else merge_record(plan, "hf", settings, merge_s, old.peak_memory_gb))
+            lm.merge_summary = MergeSummary(record.method, point.recipe.model_ids(), merge_s, old.peak_memory_gb,
+                                            old.memory_kind, old.tensors, record)
             log(f"sweep: {point.name}: merged in {merge_s:.2f} s")
             _evaluate_point(lm, point, param, tasks, out, eval_args)
 
@@ -297,16 +297,23 @@ def _folder(point: SweepPoint) -> str:
 
 
 def _done(out: Path, point: SweepPoint) -> bool:
+    """A point whose results file exists, parses, and carries this point's recipe (same hash)."""
     path = out / _folder(point) / "results.json"
     if not path.is_file():
         return False
-    config = json.loads(path.read_text()).get("config", {})
-    return config.get("merge_recipe_sha256") == point.recipe.content_hash()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False  # a damaged file is evaluated again (and replaced atomically)
+    record = read_merge_record(data.get("config") or {}, str(path)) if isinstance(data, dict) else None
+    return record is not None and record.recipe_sha256 == point.recipe.content_hash()
 
 
 def _row(out: Path, point: SweepPoint) -> dict[str, Any]:
-    data = json.loads((out / _folder(point) / "results.json").read_text())
-    row: dict[str, Any] = {"point": point.name, "value": point.value, "merge_seconds": data["config"].get("merge_seconds")}
+    path = out / _folder(point) / "results.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    record = read_merge_record(data["config"], str(path))
+    row: dict[str, Any] = {"point": point.name, "value": point.value, "merge_seconds": record.merge_seconds if record else None}
     for task, metrics in sorted(data["results"].items()):
         for key, value in metrics.items():
             if isinstance(value, int | float) and "stderr" not in key and "," in key:

@@ -1,4 +1,4 @@
-"""lm-eval result files -> versioned run records that carry their configuration (the merge recipe)."""
+"""lm-eval result files -> versioned run records that carry their configuration (the merge record)."""
 
 import json
 import re
@@ -7,8 +7,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-SCHEMA_VERSION = 1
+from lm_eval_iberian._errors import UserError
+from lm_eval_iberian.merge._record import MergeRecord, read_merge_record
+
+SCHEMA_VERSION = 2
 LANGS = ("eu", "gl", "ca", "es", "en")
+
+
+class ReportError(UserError, ValueError):
+    """Result files the report cannot use; the message names the file and what to pass instead."""
 
 
 class RunRecord(BaseModel):
@@ -20,10 +27,13 @@ class RunRecord(BaseModel):
     model: str
     method: str | None = None
     recipe: dict[str, Any] | None = None
+    merge: MergeRecord | None = None
     weights: dict[str, float] = {}
     seed: int | None = None
     target_lang: str | None = None
     metrics: dict[str, dict[str, float]]
+    # Per-sample log of each task (lm-eval's --log_samples: samples_<task>_<date>.jsonl beside the results file).
+    samples: dict[str, str] = {}
 
     def value(self, task: str, metric: str) -> float | None:
         return self.metrics.get(task, {}).get(metric)
@@ -37,7 +47,9 @@ def _model_arg(model_args: Any, key: str) -> str | None:
     if isinstance(model_args, dict):
         value = model_args.get(key)
         return None if value is None else str(value)
-    match = re.search(rf"(?:^|,){key}=([^,]+)", model_args or "")
+    if not isinstance(model_args, str):
+        return None
+    match = re.search(rf"(?:^|,){key}=([^,]+)", model_args)
     return match.group(1) if match else None
 
 
@@ -51,12 +63,12 @@ def _weights(recipe: dict[str, Any]) -> dict[str, float]:
     out = {}
     for entry in recipe.get("models") or []:
         weight = (entry.get("parameters") or {}).get("weight")
-        if isinstance(weight, int | float):
+        if isinstance(weight, int | float) and not isinstance(weight, bool):
             out[_short(entry["model"])] = float(weight)
     return out
 
 
-def _label(method: str | None, recipe: dict[str, Any] | None, model: str) -> str:
+def merge_label(method: str | None, recipe: dict[str, Any] | None, model: str) -> str:
     """A row name that tells every two different recipes apart (the seed aside: seeds share a row)."""
     if not recipe:
         return _short(model)
@@ -72,42 +84,71 @@ def _label(method: str | None, recipe: dict[str, Any] | None, model: str) -> str
     return f"{method}({' + '.join(parts)}{''.join(', ' + e for e in extra)})"
 
 
+def _metrics(results: Any, path: Path) -> dict[str, dict[str, float]]:
+    if not isinstance(results, dict):
+        raise ReportError(f"{path}: 'results' is a {type(results).__name__}, not an object of tasks; "
+                          "pass lm-eval's results_*.json files (--output_path)")
+    out = {}
+    for task, values in results.items():
+        if not isinstance(values, dict):
+            raise ReportError(f"{path}: results[{task!r}] is a {type(values).__name__}, not an object of metrics; "
+                              "the file is damaged or not lm-eval's")
+        out[task] = {
+            k.split(",")[0]: float(v)
+            for k, v in values.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and "_stderr," not in k and "," in k
+        }
+    return out
+
+
+def _samples(path: Path, tasks: list[str]) -> dict[str, str]:
+    """lm-eval writes ``samples_<task>_<date>.jsonl`` beside ``results_<date>.json`` (same date)."""
+    date = path.stem.removeprefix("results_") if path.stem.startswith("results_") else None
+    found = {}
+    for task in tasks:
+        candidates = sorted(path.parent.glob(f"samples_{task}_{date}.jsonl" if date else f"samples_{task}_*.jsonl"))
+        if candidates:
+            found[task] = str(candidates[-1])
+    return found
+
+
 def load_run(path: str | Path) -> RunRecord:
     """Read one lm-eval ``results_*.json`` (or a ``simple_evaluate`` dict dumped to JSON)."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable lm-eval results file ({exc})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReportError(f"{path}: not a readable lm-eval results file ({exc}); pass lm-eval's results_*.json files") from None
     if not isinstance(data, dict) or "results" not in data:
-        raise ValueError(f"{path}: no 'results' key; pass lm-eval's results_*.json files (--output_path)")
+        raise ReportError(f"{path}: no 'results' key; pass lm-eval's results_*.json files (--output_path)")
     config = data.get("config") or {}
-    recipe = config.get("merge_recipe")
-    model_args = config.get("model_args")
-    model = config.get("model_name") or _model_arg(model_args, "pretrained") or str(config.get("model", "unknown"))
-    method = recipe.get("merge_method") if recipe else None
+    if not isinstance(config, dict):
+        raise ReportError(f"{path}: 'config' is a {type(config).__name__}, not an object; the file is damaged or not lm-eval's")
+    metrics = _metrics(data["results"], path)
+    merge = read_merge_record(config, str(path))
+    recipe = merge.recipe if merge else None
+    model = (merge.model_name if merge else None) or config.get("model_name") or _model_arg(config.get("model_args"), "pretrained") \
+        or str(config.get("model", "unknown"))
+    method = merge.method if merge else None
     names = [e["model"] for e in (recipe or {}).get("models") or []] or [model]
-    metrics = {
-        task: {k.split(",")[0]: float(v) for k, v in values.items() if isinstance(v, int | float) and not k.endswith("_stderr,none") and "," in k}
-        for task, values in data["results"].items()
-    }
-    seed = config.get("merge_seed") if recipe else None
-    seed = seed if seed is not None else config.get("random_seed")
+    seed = merge.seed if merge else config.get("random_seed")
     return RunRecord(
         path=str(path),
-        label=_label(method, recipe, model),
-        model=model,
+        label=merge_label(method, recipe, model),
+        model=str(model),
         method=method,
         recipe=recipe,
+        merge=merge,
         weights=_weights(recipe or {}),
-        seed=seed,
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
         target_lang=_target_lang(names),
         metrics=metrics,
+        samples=_samples(path, list(metrics)),
     )
 
 
 def load_runs(paths: list[str | Path]) -> list[RunRecord]:
-    """Every results file under the given files/folders (``results_*.json`` found recursively)."""
+    """Every results file under the given files/folders (``results*.json`` found recursively)."""
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -115,7 +156,8 @@ def load_runs(paths: list[str | Path]) -> list[RunRecord]:
         elif p.is_file():
             files.append(p)
         else:
-            raise ValueError(f"{p}: no such file or folder")
+            raise ReportError(f"{p}: no such file or folder")
     if not files:
-        raise ValueError(f"no lm-eval results files under {', '.join(map(str, paths))}")
+        raise ReportError(f"no lm-eval results files (results*.json) under {', '.join(map(str, paths))}; "
+                          "run lm_eval with --output_path DIR and pass DIR")
     return [load_run(f) for f in files]

@@ -4,7 +4,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lm_eval_iberian.report._records import LANGS, RunRecord
+from lm_eval_iberian.report._records import LANGS, ReportError, RunRecord
 
 Cell = tuple[float, float | None] | None  # (mean, SD over seeds) or missing
 
@@ -16,10 +16,24 @@ class Table:
     rows: list[str]
     cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
     show_sd: bool = False
+    decimals: int = 1  # what md/latex show; "best" is decided on the shown value
+    higher_is_better: bool = True
+
+    def shown(self, value: float) -> float:
+        return round(value, self.decimals)
 
     def best(self, column: str) -> float | None:
-        values = [c[0] for r in self.rows if (c := self.cells.get((r, column))) is not None]
-        return max(values) if values else None
+        """The best value as shown, or None when the column does not single anything out (fewer than two
+        values, or every value shows the same)."""
+        values = {self.shown(c[0]) for r in self.rows if (c := self.cells.get((r, column))) is not None}
+        if len(values) < 2:
+            return None
+        return max(values) if self.higher_is_better else min(values)
+
+    def is_best(self, row: str, column: str) -> bool:
+        cell = self.cells.get((row, column))
+        best = self.best(column)
+        return cell is not None and best is not None and self.shown(cell[0]) == best
 
 
 def _grouped(runs: list[RunRecord]) -> dict[str, list[RunRecord]]:
@@ -38,16 +52,23 @@ def _cell(values: list[float], scale: float) -> Cell:
     return statistics.fmean(scaled), sd
 
 
-def _per_language(title: str, task: str, metric: str, scale: float, header: str, show_sd: bool = False):
+def _drop_empty_rows(table: Table) -> Table:
+    """A model not scored on anything in this table (e.g. a base model scored on perplexity only) has no row."""
+    table.rows = [r for r in table.rows if any(table.cells.get((r, c)) is not None for c in table.columns)]
+    return table
+
+
+def _per_language(title: str, task: str, metric: str, scale: float, header: str, show_sd: bool = False,
+                  decimals: int = 1, higher_is_better: bool = True):
     def build(runs: list[RunRecord]) -> Table:
         columns = [header.format(lang=lang.upper()) for lang in LANGS]
         groups = _grouped(runs)
-        table = Table(title, columns, list(groups), show_sd=show_sd)
+        table = Table(title, columns, list(groups), show_sd=show_sd, decimals=decimals, higher_is_better=higher_is_better)
         for label, members in groups.items():
             for lang, column in zip(LANGS, columns, strict=True):
                 values = [v for r in members if (v := r.value(task.format(lang=lang), metric)) is not None]
                 table.cells[(label, column)] = _cell(values, scale)
-        return table
+        return _drop_empty_rows(table)
 
     return build
 
@@ -69,7 +90,7 @@ def _methods(runs: list[RunRecord]) -> Table:
             if cell:
                 row.append(cell[0])
         table.cells[(method, "Avg")] = (statistics.fmean(row), None) if row else None
-    return table
+    return _drop_empty_rows(table)
 
 
 TABLES: dict[str, Callable[[list[RunRecord]], Table]] = {
@@ -78,57 +99,61 @@ TABLES: dict[str, Callable[[list[RunRecord]], Table]] = {
     "ifeval": _per_language("IFEval strict instruction-level accuracy (%), mean ± SD over seeds", "iberian_ifeval_{lang}",
                             "inst_level_strict_acc", 100, "{lang}", show_sd=True),
     "methods": _methods,
+    "perplexity": _per_language("Held-out perplexity: bits per byte on FLORES+ devtest (lower is better)", "iberian_ppl_{lang}",
+                                "bits_per_byte", 1, "{lang}", decimals=3, higher_is_better=False),
 }
 
 
 def build_table(name: str, runs: list[RunRecord]) -> Table:
     try:
-        return TABLES[name](runs)
+        builder = TABLES[name]
     except KeyError:
-        raise ValueError(f"unknown table {name!r}; choose one of {', '.join(TABLES)}") from None
+        raise ReportError(f"unknown table {name!r}; choose one of {', '.join(TABLES)}") from None
+    return builder(runs)
 
 
-def _text(cell: Cell, show_sd: bool) -> str:
+def _text(table: Table, cell: Cell) -> str:
     if cell is None:
         return "–"
     mean, sd = cell
-    return f"{mean:.1f} ± {sd:.1f}" if show_sd and sd is not None else f"{mean:.1f}"
+    number = f"{mean:.{table.decimals}f}"
+    return f"{number} ± {sd:.{table.decimals}f}" if table.show_sd and sd is not None else number
 
 
 def render(table: Table, fmt: str) -> str:
-    """``md`` (best per column in bold), ``csv`` (plain numbers, best marked with *), ``latex`` (\\textbf)."""
+    """``md`` (best per column in bold), ``csv`` (plain numbers, SD in its own column), ``latex`` (\\textbf)."""
     if fmt not in {"md", "csv", "latex"}:
-        raise ValueError(f"unknown format {fmt!r}; choose md, csv or latex")
-    lines = []
+        raise ReportError(f"unknown format {fmt!r}; choose md, csv or latex")
     if fmt == "csv":
         import csv
         import io
 
         buf = io.StringIO()
-        writer = csv.writer(buf)
+        writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(["model", *[c for col in table.columns for c in (col, f"{col}_sd")]] if table.show_sd else ["model", *table.columns])
         for row in table.rows:
             out = [row]
             for col in table.columns:
                 cell = table.cells.get((row, col))
-                best = cell is not None and cell[0] == table.best(col)
-                out.append("" if cell is None else f"{cell[0]:.4f}{'*' if best else ''}")
+                out.append("" if cell is None else repr(float(cell[0])))
                 if table.show_sd:
-                    out.append("" if cell is None or cell[1] is None else f"{cell[1]:.4f}")
+                    out.append("" if cell is None or cell[1] is None else repr(float(cell[1])))
             writer.writerow(out)
         return buf.getvalue().rstrip("\n")
+    lines = []
     for row in table.rows:
         texts = []
         for col in table.columns:
-            cell = table.cells.get((row, col))
-            text = _text(cell, table.show_sd)
-            if cell is not None and cell[0] == table.best(col):
+            text = _text(table, table.cells.get((row, col)))
+            if table.is_best(row, col):
                 text = f"**{text}**" if fmt == "md" else f"\\textbf{{{text}}}"
             texts.append(text.replace("±", "$\\pm$") if fmt == "latex" else text)
         name = row.replace("_", "\\_").replace("×", "$\\times$") if fmt == "latex" else row
         lines.append((name, texts))
     if fmt == "md":
         head = f"| model | {' | '.join(table.columns)} |\n|---|{'---|' * len(table.columns)}"
+        if not lines:
+            return f"{table.title}\n\n(no run has these results)"
         return f"{table.title}\n\n{head}\n" + "\n".join(f"| {n} | {' | '.join(t)} |" for n, t in lines)
     cols = "l" + "r" * len(table.columns)
     header = " & ".join(["Model", *(c.replace("*", "\\textasteriskcentered{}") for c in table.columns)])

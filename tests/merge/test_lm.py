@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from lm_eval_iberian import tasks_path
+from lm_eval_iberian.merge._record import read_merge_record
 
 
 def _inline(fam) -> str:
@@ -52,15 +53,15 @@ def test_results_carry_the_recipe_and_provenance(tiny_families):
     out = _evaluate("merged", _inline(fam) + ",seed=7")
     cfg = out["config"]
     assert cfg["model"] == "merged"
-    assert cfg["merge_recipe"]["merge_method"] == "task_arithmetic"
-    assert cfg["merge_recipe"]["base_model"] == str(fam["base"])
-    assert cfg["merge_seed"] == 7 and len(cfg["merge_recipe_sha256"]) == 64
-    assert cfg["model_name"] == f"merged:task_arithmetic:{cfg['merge_recipe_sha256'][:12]}"
-    paths = {entry["path"] for entry in cfg["merge_inputs"]}
-    assert paths == {str(fam[r]) for r in ("base", "expert", "instruct")}
-    assert all("model.safetensors" in entry["files"] for entry in cfg["merge_inputs"])
-    assert {"mergekit", "lm_eval", "torch", "transformers", "lm-eval-iberian"} <= set(cfg["merge_versions"])
-    json.dumps(cfg, default=str)  # serialisable into results files
+    record = read_merge_record(json.loads(json.dumps(cfg, default=str)))  # as read back from a results file
+    assert record.record_version == 1 and record.backend == "hf"
+    assert record.recipe["merge_method"] == "task_arithmetic" and record.recipe["base_model"] == str(fam["base"])
+    assert record.seed == 7 and len(record.recipe_sha256) == 64
+    assert cfg["model_name"] == record.model_name == f"merged-task_arithmetic-{fam['expert'].name}-{record.recipe_sha256[:12]}"
+    assert [entry.path for entry in record.inputs] == [str(fam[r]) for r in ("expert", "instruct", "base")]  # recipe order
+    assert all("model.safetensors" in entry.files for entry in record.inputs)
+    assert {"mergekit", "lm_eval", "torch", "transformers", "lm-eval-iberian"} <= set(record.versions)
+    assert record.backend_settings == {"device": "cpu", "dtype": "float32"} and record.merge_seconds > 0
 
 
 def test_two_recipes_are_told_apart(tiny_families):
@@ -120,5 +121,7 @@ def test_stock_lm_eval_cli_with_model_merged(tiny_families, tmp_path, subprocess
     assert "merged task_arithmetic of 3 models" in proc.stderr
     (result,) = (tmp_path / "res").rglob("results_*.json")
     data = json.loads(result.read_text())
-    assert data["config"]["merge_recipe"]["merge_method"] == "task_arithmetic"
+    assert read_merge_record(data["config"]).recipe["merge_method"] == "task_arithmetic"
+    # lm-eval names the results folder from the recipe, not a random id.
+    assert result.parent.name == read_merge_record(data["config"]).model_name
     assert 0.0 <= data["results"]["iberian_eu"]["acc,none"] <= 1.0

@@ -65,7 +65,7 @@ def test_run_sweep_writes_results_csv_and_resumes(tiny_families, tmp_path):
     for row in rows:
         folder = out / ("point-" + row["point"].replace(":", "_"))
         data = json.loads((folder / "results.json").read_text())
-        assert data["config"]["merge_recipe"]["models"][0]["parameters"]["weight"] == row["value"]
+        assert data["config"]["iberian_merge"]["recipe"]["models"][0]["parameters"]["weight"] == row["value"]
         assert row["iberian_ca/acc"] == data["results"]["iberian_ca"]["acc,none"]
     table = list(csv.DictReader((out / "sweep.csv").open()))
     assert [float(r["value"]) for r in table] == [0.5, 1.0]

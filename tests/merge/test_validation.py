@@ -75,7 +75,7 @@ def test_error_catalogue(tiny_families, bad_models, tmp_path):
         (f"method=nearswap,base={i},models={e}+{i}+{b},t=0.5", ["nearswap"]),
         (f"method=nearswap,base={i},models={e}+{i}", ["needs the parameter 't'"]),
         (f"method=dare_ties,base={b},models={ok_models},density=1.5", ["density=1.5 must lie in [0, 1]"]),
-        (f"method=linear,models={ok_models},seed=abc", ["seed='abc' must be an integer"]),
+        (f"method=linear,models={ok_models},seed=abc", ["seed='abc' is not an integer", "[0, 4294967295]"]),
         (f"method=linear,models={ok_models},out_dtype=float8", ["out_dtype='float8' is not one of"]),
         (f"method=linear,models={e}+{i}@1.0", ["models[0]", "has no 'weight'", "MODEL@1.0"]),
         (f"method=linear,models={e}@1.0+{e}@1.0", ["appears twice"]),
@@ -90,7 +90,7 @@ def test_error_catalogue(tiny_families, bad_models, tmp_path):
         (f"method=linear,models={bad_models['missing_tensor']}@1.0+{i}@1.0", ["tensor names differ", "model.layers.1.mlp.up_proj.weight"]),
         (f"recipe={tmp_path}/missing.yml", ["no such file"]),
         (f"recipe={tmp_path}/r.yml,base={b}", ["with recipe=PATH, base belong in the YAML file"]),
-        (f"method=linear,models={ok_models},save_merged={tmp_path}", ["exists and is not empty"]),
+        (f"method=linear,models={ok_models},save_merged={tmp_path}", ["exists and is not an empty folder"]),
     ]
     (tmp_path / "keep").write_text("x")  # makes save_merged target non-empty
     for arg_string, fragments in cases:
@@ -156,4 +156,4 @@ def test_hub_ids_resolve_from_the_offline_cache(tiny_families, tmp_path, monkeyp
     from lm_eval_iberian.merge import merge_model
 
     model, _ = merge_model(resolved, verbose=False)
-    assert model.merge_summary.info["merge_recipe"]["models"][0]["model"] == "TinyOrg/tiny-expert"
+    assert model.merge_summary.record.recipe["models"][0]["model"] == "TinyOrg/tiny-expert"

@@ -69,14 +69,19 @@ def test_every_cell_equals_the_values_in_the_files(result_files, table, task, me
         assert mean == pytest.approx(statistics.fmean(values))
         assert sd == (pytest.approx(statistics.stdev(values)) if len(values) > 1 else None)
     assert all(built.cells[(label, built.columns[1])] is None for label in built.rows)  # GL not evaluated: shown as –
-    best = max(built.cells[(r, column)][0] for r in built.rows)
+    shown = {round(built.cells[(r, column)][0], built.decimals) for r in built.rows}
     md = render(built, "md")
-    assert f"**{best:.1f}" in md and "–" in md
+    assert "–" in md
+    if len(shown) > 1:  # bold marks the best value as shown, and only where values differ
+        assert f"**{max(shown):.1f}" in md and md.count("**") == 2 * sum(built.is_best(r, column) for r in built.rows)
+    else:
+        assert "**" not in md
     rows = list(csv.reader(io.StringIO(render(built, "csv"))))
     assert rows[0][0] == "model" and len(rows) == len(built.rows) + 1
-    assert sum(cell.endswith("*") for row in rows[1:] for cell in row[1:2]) >= 1
+    for row, label in zip(rows[1:], built.rows, strict=True):  # plain numbers, full precision, no markers
+        assert float(row[1]) == built.cells[(label, column)][0]
     latex = render(built, "latex")
-    assert latex.count("\\\\") == len(built.rows) + 1 and "\\textbf{" in latex
+    assert latex.count("\\\\") == len(built.rows) + 1 and ("\\textbf{" in latex) == (len(shown) > 1)
 
 
 def test_methods_table_and_average(result_files):
