@@ -7,6 +7,7 @@ then ``os.replace``): a crash or a full disk never leaves a half-written file wh
 
 import contextlib
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -79,9 +80,15 @@ def check_writable(folder: str | os.PathLike[str], flag: str) -> Path:
             break
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
-        raise UsageError(f"{flag} {path}: {probe} is a file, not a folder; choose a folder path")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise UsageError(f"{flag} {path}: cannot create files in {probe} (permission denied); choose a folder you can write to")
+        if probe == path:
+            return path  # an existing file as the target: whether it may be replaced is the caller's rule
+        raise UsageError(f"{flag} {path}: {probe} is a file, not a folder; choose another path")
+    # Create (and remove) a probe file: permission bits alone miss read-only file systems and root's limits.
+    try:
+        with tempfile.TemporaryFile(dir=probe, prefix=".lm-eval-iberian-write-probe-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{flag} {path}: cannot create files in {probe} ({exc.strerror}); choose a folder you can write to") from None
     return path
 
 

@@ -86,3 +86,57 @@ def tiny_families(tmp_path_factory, tiny_tokenizer) -> dict[str, dict[str, Path]
         }
         for arch in ("llama", "qwen3")
     }
+
+
+def _tree_hashes(paths) -> dict[str, str]:
+    """sha256 of every file under the given files/folders (what 'input unchanged' is checked against)."""
+    import hashlib
+
+    out = {}
+    for root in map(Path, paths):
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for f in files:
+            out[str(f)] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture
+def cli_error(capsys):
+    """Run ``lm-eval-iberian ARGV`` expecting a user error.
+
+    Asserts: exit status 2; stderr is the one-line error (or argparse's usage + error line), never a traceback;
+    every fragment appears in it; every file under ``inputs`` is byte-identical afterwards; nothing under
+    ``outputs`` was left behind (no output, no temporary file). Returns the error text.
+    """
+    from lm_eval_iberian.cli import main
+
+    def run(argv, *fragments, inputs=(), outputs=()):
+        before = _tree_hashes(inputs)
+        existed = {str(p): Path(p).exists() for p in outputs}
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse's own errors
+            code = exc.code
+        err = capsys.readouterr().err
+        assert code == 2, (code, err)
+        assert "Traceback" not in err, err
+        lines = [line for line in err.strip().splitlines() if line.strip()]
+        assert lines and ("error:" in lines[-1]), err
+        assert len(lines) == 1 or lines[0].startswith("usage:"), err
+        for fragment in fragments:
+            assert fragment in err, (fragment, err)
+        assert _tree_hashes(inputs) == before, "an input file changed"
+        for p in outputs:
+            if not existed[str(p)]:
+                assert not Path(p).exists(), f"{p} was created by a failed command"
+            leftovers = [x for x in Path(p).parent.rglob("*") if ".tmp" in x.name] if Path(p).parent.exists() else []
+            assert not leftovers, leftovers
+        return err
+
+    return run
+
+
+@pytest.fixture
+def tree_hashes():
+    """sha256 of every file under the given files/folders, to show a command left its inputs unchanged."""
+    return _tree_hashes

@@ -1,6 +1,7 @@
 """``--model merged``: lm-eval's HFLM on a model merged in memory from a recipe."""
 
 import inspect
+from pathlib import Path
 from typing import Any
 
 from lm_eval.models.huggingface import HFLM
@@ -90,7 +91,8 @@ def recipe_from_model_args(
     if own.get("save_merged"):
         from lm_eval_iberian.merge._model import check_save_dir
 
-        check_save_dir(own["save_merged"])  # before the merge, not after it
+        local = {f"input model {m}": Path(m).expanduser() for m in recipe.model_ids() if Path(m).expanduser().exists()}
+        check_save_dir(own["save_merged"], local)  # before the merge, not after it
     return recipe, own, hflm
 
 
