@@ -346,7 +346,9 @@ def _prepare_output(out: Path, settings: dict[str, Any], mode: RunMode) -> dict[
     """Decide fresh / resume / overwrite against what the folder holds; return the earlier run's marker to resume."""
     previous = _read_marker(out)
     if previous is None:
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if out.is_file():
+            raise CorpusError(f"--output {out} is a file; give a new or empty folder")
+        if out.exists() and any(out.iterdir()):
             raise CorpusError(f"--output {out} is not empty and holds no earlier `corpus filter` run ({MARKER}); "
                               "choose a new or empty --output folder (nothing in it is removed)")
         if mode == "resume":

@@ -117,8 +117,11 @@ def _cmd_corpus_filter(args: argparse.Namespace) -> int:
         poll_s=args.poll_seconds,
     )
     if result.get("status") == "submitted":
-        # The command that waits for these jobs and writes report.json: this one, resuming, with --wait.
-        result["then"] = shlex.join(["lm-eval-iberian", *_corpus_filter_argv(args), "--resume", "--wait"])
+        # The command that waits for these jobs and writes report.json: this one, resuming, with --wait; called the
+        # way this process was (by its path: the venv need not be active), else through this interpreter.
+        prog = [os.path.abspath(sys.argv[0])] if os.path.basename(sys.argv[0]) == "lm-eval-iberian" else \
+            [sys.executable, "-m", "lm_eval_iberian"]
+        result["then"] = shlex.join([*prog, *_corpus_filter_argv(args), "--resume", "--wait"])
     print(json.dumps(result, indent=1, ensure_ascii=False))
     return 0
 

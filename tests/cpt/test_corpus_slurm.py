@@ -64,9 +64,9 @@ def test_slurm_run_equals_the_local_run(slurm_cluster, demo_input, tmp_path):  #
     assert status["status"] == "submitted" and "read" not in status
     assert status["jobs"]["partition"] == slurm_cluster.partition and status["logs"] == str(out / "logs")
     assert f"as job(s) {status['jobs']['filter'][0]} on partition {slurm_cluster.partition}" in submitted.stderr
-    then = shlex.split(status["then"])
-    assert then[0] == "lm-eval-iberian" and then[-2:] == ["--resume", "--wait"]
-    waited = subprocess.run([str(CLI), *then[1:]], capture_output=True, text=True, env=_env(), timeout=240)
+    then = shlex.split(status["then"])  # runs as printed: the CLI by the path it was called with
+    assert then[0] == str(CLI) and then[-2:] == ["--resume", "--wait"]
+    waited = subprocess.run(then, capture_output=True, text=True, env=_env(), timeout=240)
     assert waited.returncode == 0, waited.stderr[-3000:]
 
     report = json.loads(waited.stdout)

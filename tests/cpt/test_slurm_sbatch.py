@@ -102,3 +102,15 @@ def test_shipped_sbatch_script_trains_on_one_and_two_machines_and_resumes(
     assert _losses(tmp_path / "two") == losses
     resumed = _weights(tmp_path / "two" / "final")
     assert all(resumed[k].equal(second[k]) for k in second)
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"CPT_PYTHON": "/usr/bin/false"}, "'/usr/bin/false' cannot import lm_eval_iberian; submit with CPT_PYTHON="),
+    ({"CPT_PYTHON": sys.executable}, "no GPUs allocated; submit with --gpus-per-node=N or set CPT_PROCS_PER_TASK=N"),
+])
+def test_missing_settings_fail_the_job_with_the_fix(slurm_cluster, tmp_path, env, expected):  # noqa: F811
+    log = tmp_path / "job.out"
+    proc = subprocess.run(["sbatch", "--wait", f"--output={log}", str(EXAMPLES / "slurm_multinode.sbatch"), "c.yaml"],
+                          env={k: v for k, v in {**os.environ, **env}.items() if k != "CPT_PROCS_PER_TASK"},
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2 and expected in log.read_text()
