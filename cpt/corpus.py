@@ -42,7 +42,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.utils.word_tokenizers import WordTokenizer
 from lm_eval_iberian.cpt import lexicons
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
     "EXECUTORS",
@@ -283,6 +283,22 @@ class SlurmOptions(BaseModel):
     sbatch_args: dict[str, str] = Field(default_factory=dict, description="any other sbatch option, e.g. constraint")
 
 
+def _slurm_options(slurm: SlurmOptions | dict[str, Any] | None) -> SlurmOptions | None:
+    """Validate dict options; a bad value is one error naming the command-line option, its value and the rule."""
+    if slurm is None or isinstance(slurm, SlurmOptions):
+        return slurm
+    try:
+        return SlurmOptions.model_validate(slurm)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            flag = "--slurm-" + field.replace("_", "-")
+            problems.append(f"{flag} {err.get('input')!r}: {err['msg']}" if field in SlurmOptions.model_fields
+                            else f"unknown Slurm option {field!r}; choose from {', '.join(SlurmOptions.model_fields)}")
+        raise CorpusError("; ".join(problems)) from None
+
+
 # --- the output folder: ours, marked, resumed or overwritten only on request ---------------------------------------
 
 MARKER = "corpus_filter.json"
@@ -457,8 +473,7 @@ def make_executor(
     """datatrove's local or Slurm executor for ``pipeline``."""
     if kind not in EXECUTORS:
         raise CorpusError(f"unknown executor {kind!r}; choose {' or '.join(EXECUTORS)}")
-    options = SlurmOptions.model_validate(slurm) if isinstance(slurm, dict) else slurm
-    return EXECUTORS[kind](pipeline, logs, tasks, workers, options, job_name)
+    return EXECUTORS[kind](pipeline, logs, tasks, workers, _slurm_options(slurm), job_name)
 
 
 # --- Slurm: the cluster, the submitting environment, waiting -------------------------------------------------------
@@ -604,7 +619,7 @@ def filter_corpus(
         raise CorpusError(f"unknown executor {executor!r}; choose {' or '.join(EXECUTORS)}")
     if tasks < 1:
         raise CorpusError(f"--tasks must be at least 1 (got {tasks}): it is the number of input shards")
-    options = SlurmOptions.model_validate(slurm) if isinstance(slurm, dict) else slurm
+    options = _slurm_options(slurm)
     if executor == "slurm" and workers is not None:
         raise CorpusError("--workers sets how many tasks the local executor runs at once; on Slurm use "
                           "--slurm-max-parallel (default: no limit)")

@@ -87,7 +87,7 @@ def _cmd_corpus_filter(args: argparse.Namespace) -> int:
     import json
     import shlex
 
-    from lm_eval_iberian.cpt.corpus import SlurmOptions, filter_corpus
+    from lm_eval_iberian.cpt.corpus import filter_corpus
 
     slurm_given = {
         "partition": args.slurm_partition,
@@ -111,7 +111,7 @@ def _cmd_corpus_filter(args: argparse.Namespace) -> int:
         executor=args.executor,
         tasks=args.tasks,
         workers=args.workers,
-        slurm=SlurmOptions(**slurm_given) if slurm_given else None,
+        slurm=slurm_given or None,
         mode="resume" if args.resume else "overwrite" if args.overwrite else "new",
         wait=args.wait,
         poll_s=args.poll_seconds,

@@ -19,7 +19,7 @@ import pytest
 __all__ = ["SlurmCluster", "find_cluster", "slurm_cluster", "wait_until_gone"]
 
 REPO = Path(__file__).resolve().parents[1]
-START_HINT = f"start one with `{REPO / '.ci' / 'slurm-cluster'} start` (make test does)"
+START_HINT = f"start one with `bash {REPO / '.ci' / 'slurm-cluster'} start` (make test does)"
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,8 @@ def test_tasks_zero_glob_without_match_workers_on_slurm(corpus, tmp_path, capsys
     assert "has no files matching --glob '*.parquet'" in _error(capsys)
     assert _filter(corpus, tmp_path / "out", "--executor", "slurm", "--workers", "4") == 2
     assert "on Slurm use --slurm-max-parallel" in _error(capsys)
+    assert _filter(corpus, tmp_path / "out", "--executor", "slurm", "--slurm-cpus-per-task", "0") == 2
+    assert "--slurm-cpus-per-task 0: Input should be greater than or equal to 1" in _error(capsys)
     assert _filter(corpus, tmp_path / "out", "--slurm-time", "1:00:00") == 2
     assert "--slurm-* options need --executor slurm" in _error(capsys)
     assert not (tmp_path / "out").exists()
