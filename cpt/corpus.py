@@ -45,13 +45,14 @@ from lm_eval_iberian.cpt import lexicons
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 __all__ = [
-    "EXECUTORS",
-    "MARKER",
     "C4LocalizedFilter",
     "CorpusError",
-    "SlurmOptions",
+    "EXECUTORS",
+    "IberianSlurmExecutor",
     "IberianWordTokenizer",
     "JsonlReaderCountingMalformed",
+    "MARKER",
+    "SlurmOptions",
     "TLDFilter",
     "build_pipeline",
     "filter_corpus",
