@@ -19,9 +19,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/lm-eval-iberian demo --out demo_out
 
+# pytest runs inside a single-node Slurm cluster (.ci/slurm-cluster: started before, stopped after, even on failure;
+# where it cannot start, the tests that need it skip with the reason).
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/python -m pytest
+	bash .ci/slurm-cluster run -- $(VENV)/bin/python -m pytest
 
 bench: $(STAMP)
 	$(PY) bench/startup.py

@@ -139,11 +139,23 @@ def _cmd_ifeval_score(args: argparse.Namespace) -> int:
 
 def _cmd_corpus_filter(args: argparse.Namespace) -> int:
     import json
+    import shlex
 
     from lm_eval_iberian.cpt.corpus import filter_corpus
 
-    slurm = {k: v for k, v in {"partition": args.slurm_partition, "time": args.slurm_time}.items() if v}
-    report = filter_corpus(
+    slurm_given = {
+        "partition": args.slurm_partition,
+        "time": args.slurm_time,
+        "cpus_per_task": args.slurm_cpus_per_task,
+        "mem_per_cpu_gb": args.slurm_mem_per_cpu_gb,
+        "qos": args.slurm_qos,
+        "account": args.slurm_account,
+        "max_parallel": args.slurm_max_parallel,
+        "env_command": args.slurm_env_command,
+        "sbatch_args": dict(args.slurm_sbatch_arg or []),
+    }
+    slurm_given = {k: v for k, v in slurm_given.items() if v not in (None, {})}
+    result = filter_corpus(
         args.input,
         args.output,
         args.lang,
@@ -153,10 +165,46 @@ def _cmd_corpus_filter(args: argparse.Namespace) -> int:
         executor=args.executor,
         tasks=args.tasks,
         workers=args.workers,
-        slurm=slurm,
+        slurm=slurm_given or None,
+        mode="resume" if args.resume else "overwrite" if args.overwrite else "new",
+        wait=args.wait,
+        poll_s=args.poll_seconds,
     )
-    print(json.dumps(report, indent=1, ensure_ascii=False))
+    if result.get("status") == "submitted":
+        # The command that waits for these jobs and writes report.json: this one, resuming, with --wait; called the
+        # way this process was (by its path: the venv need not be active), else through this interpreter.
+        prog = [os.path.abspath(sys.argv[0])] if os.path.basename(sys.argv[0]) == "lm-eval-iberian" else \
+            [sys.executable, "-m", "lm_eval_iberian"]
+        result["then"] = shlex.join([*prog, *_corpus_filter_argv(args), "--resume", "--wait"])
+    print(json.dumps(result, indent=1, ensure_ascii=False))
     return 0
+
+
+def _corpus_filter_argv(args: argparse.Namespace) -> list[str]:
+    """``corpus filter`` arguments that give ``args`` again (without --resume/--overwrite/--wait)."""
+    argv = ["corpus", "filter", "--input", os.path.abspath(args.input), "--output", os.path.abspath(args.output),
+            "--lang", args.lang]
+    for flag, value in [
+        ("--tlds", args.tlds), ("--text-key", args.text_key), ("--glob", args.glob), ("--executor", args.executor),
+        ("--tasks", args.tasks), ("--workers", args.workers), ("--slurm-partition", args.slurm_partition),
+        ("--slurm-time", args.slurm_time), ("--slurm-cpus-per-task", args.slurm_cpus_per_task),
+        ("--slurm-mem-per-cpu-gb", args.slurm_mem_per_cpu_gb), ("--slurm-qos", args.slurm_qos),
+        ("--slurm-account", args.slurm_account), ("--slurm-max-parallel", args.slurm_max_parallel),
+        ("--slurm-env-command", args.slurm_env_command),
+        ("--poll-seconds", args.poll_seconds if args.poll_seconds != 5.0 else None),
+    ]:
+        if value is not None:
+            argv += [flag, str(value)]
+    for key, value in args.slurm_sbatch_arg or []:
+        argv += ["--slurm-sbatch-arg", f"{key}={value}"]
+    return argv
+
+
+def _sbatch_arg(value: str) -> tuple[str, str]:
+    key, sep, val = value.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--slurm-sbatch-arg {value!r}: expected KEY=VALUE, e.g. constraint=intel")
+    return key.removeprefix("--"), val
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -302,17 +350,36 @@ def build_parser() -> argparse.ArgumentParser:
     corpus = commands.add(sub, "corpus", "corpus preparation for CPT (datatrove): filter")
     corsub = corpus.add_subparsers(dest="corpus_command", required=True, metavar="SUBCOMMAND")
     p = commands.add(corsub, "corpus filter", "URL TLD, C4 and Gopher rules (Dolma thresholds), localized per language")
-    p.add_argument("--input", required=True, help="folder of JSON-lines files (.jsonl, .jsonl.gz)")
-    p.add_argument("--output", required=True, help="writes kept/, removed/<rule>/, removed/malformed_lines.jsonl, report.json")
+    p.add_argument("--input", required=True, help="folder of JSON-lines files (.jsonl, .jsonl.gz), read recursively")
+    p.add_argument("--output", required=True, help="new or empty folder: kept/, removed/<rule>/, removed/malformed/, "
+                   "logs/, report.json, corpus_filter.json (marks the folder as this command's)")
     p.add_argument("--lang", required=True, help="document language: eu, gl, ca, es or en")
     p.add_argument("--tlds", help="keep only URLs under these top-level domains, e.g. es,eus,cat,gal (metadata 'url')")
     p.add_argument("--text-key", default="text", help="JSON field holding the text (default: text)")
     p.add_argument("--glob", help="only files matching this pattern, e.g. '*.jsonl.gz'")
     p.add_argument("--executor", choices=["local", "slurm"], default="local", help="where the tasks run (default: local)")
-    p.add_argument("--tasks", type=int, default=1, help="datatrove tasks (input shards)")
-    p.add_argument("--workers", type=int, default=1, help="local executor: tasks run at once")
-    p.add_argument("--slurm-partition", help="slurm executor: partition")
-    p.add_argument("--slurm-time", help="slurm executor: time limit, e.g. 12:00:00")
+    p.add_argument("--tasks", type=int, default=1, help="datatrove tasks (input shards; at least 1)")
+    p.add_argument("--workers", type=int, default=None, help="local executor: tasks run at once (default 1)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="finish the earlier run in --output (same settings and "
+                       "input): done tasks are kept; on Slurm, its queued jobs are waited for, not submitted again")
+    again.add_argument("--overwrite", action="store_true", help="start again: first remove what an earlier run "
+                       "created in --output (only that)")
+    p.add_argument("--wait", action="store_true", help="slurm executor: wait for the jobs, then write report.json "
+                   "(exit 2 naming the failed tasks and their logs if any fails)")
+    p.add_argument("--poll-seconds", type=float, default=5.0, help="with --wait: how often to ask squeue (default 5)")
+    slurm = p.add_argument_group("slurm executor (nothing site-specific is assumed: an option left out is the cluster's default)")
+    slurm.add_argument("--slurm-partition", help="partition (default: the cluster's default partition)")
+    slurm.add_argument("--slurm-time", help="time limit per task, e.g. 12:00:00 (default: the partition's)")
+    slurm.add_argument("--slurm-cpus-per-task", type=int, help="CPUs per task (default 1)")
+    slurm.add_argument("--slurm-mem-per-cpu-gb", type=int, help="memory per CPU in GB (default: the cluster's)")
+    slurm.add_argument("--slurm-qos", help="quality of service")
+    slurm.add_argument("--slurm-account", help="account to charge")
+    slurm.add_argument("--slurm-max-parallel", type=int, help="array tasks running at once (default: no limit)")
+    slurm.add_argument("--slurm-env-command", help="shell line run before each task (default: this Python's bin "
+                       "folder first on PATH, so jobs use the submitting environment, activated or not)")
+    slurm.add_argument("--slurm-sbatch-arg", action="append", metavar="KEY=VALUE", type=_sbatch_arg,
+                       help="any other sbatch option, repeatable, e.g. constraint=intel")
     p.set_defaults(func=_cmd_corpus_filter)
 
     p = commands.add(sub, "sweep", "evaluate a merge at several parameter values in one process (inputs read once)")

@@ -166,7 +166,7 @@ def test_filter_corpus_reports_every_rule_and_malformed_line(tmp_path):
         "gopher_repetition_top_3_gram": 1,  # a one-line document: its top 3-gram is a large share of it
         "gopher_quality_gopher_enough_stop_words": 1,  # the Spanish document has no Basque stop words
     }
-    malformed = [json.loads(x) for x in (out / "removed" / "malformed_lines.jsonl").read_text().splitlines()]
+    malformed = [json.loads(x) for x in (out / "removed" / "malformed" / "00000.jsonl").read_text().splitlines()]
     assert [m["line"] for m in malformed] == [6, 7] and "not JSON" in malformed[0]["why"]
     assert json.loads((out / "report.json").read_text()) == report
     kept = list((out / "kept").glob("*.jsonl.gz"))

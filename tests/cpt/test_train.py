@@ -156,7 +156,7 @@ def test_shipped_examples_are_valid():
     paper = load_config(examples / "eu_qwen3_8b.yaml")
     assert (paper.seq_len, paper.global_batch_size, paper.optim.lr, paper.dtype) == (8192, 256, 1e-5, "bfloat16")
     sbatch = (examples / "slurm_multinode.sbatch").read_text()
-    assert "accelerate launch" in sbatch and "--machine_rank \\$SLURM_NODEID" in sbatch and "-m lm_eval_iberian.cpt" in sbatch
+    assert "accelerate.commands.launch" in sbatch and '--machine_rank "$SLURM_PROCID"' in sbatch and "-m lm_eval_iberian.cpt" in sbatch
 
 
 def test_sdpa_varlen_trains_as_transformers_masked_sdpa(cpt_base, corpora, tmp_path):
