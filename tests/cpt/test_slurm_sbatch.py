@@ -75,7 +75,7 @@ def test_shipped_sbatch_script_trains_on_one_and_two_machines_and_resumes(
         CPT_ACCELERATE_CONFIG=str(_cpu_accelerate_config(tmp_path / "accelerate_cpu.yaml")),
         PATH=os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != venv_bin),
         OMP_NUM_THREADS="1",
-        PYTHONPATH=str(Path(__file__).parent / "_netguard_loopback"),  # the tests' guard, loopback allowed
+        PYTHONPATH=str(Path(__file__).parents[1] / "_netguard"),  # the tests' network guard (loopback allowed)
     )
     env.pop("VIRTUAL_ENV", None)
     configs = {}
