@@ -7,16 +7,35 @@ weight decay 0.1, bf16, activation checkpointing.
 """
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = ["CPTConfig", "ConfigError", "CorpusSource", "DataConfig", "OptimConfig", "load_config"]
 
 
 class ConfigError(ValueError):
     """A bad configuration; the message names the key, the value and what is allowed."""
+
+
+# The project's boolean spellings (as lm_eval_iberian/_parsing.py); pydantic alone would also take "y", "t", 1.0.
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+BOOL_SPELLINGS = "true/false, 1/0, yes/no, on/off (any case)"
+
+
+def _strict_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"not a boolean; write one of {BOOL_SPELLINGS}")
+
+
+StrictBool = Annotated[bool, BeforeValidator(_strict_bool)]
 
 
 class _Strict(BaseModel):
@@ -83,14 +102,14 @@ class CPTConfig(_Strict):
     dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
     # sdpa_varlen (cpt/attention.py): documents attend within themselves at about sum(len^2) cost, any device.
     attn_implementation: Literal["sdpa_varlen", "sdpa", "eager", "flash_attention_2", "flex_attention"] = "sdpa_varlen"
-    activation_checkpointing: bool = True
+    activation_checkpointing: StrictBool = True
     seed: int = 0
 
     checkpoint_every: int = Field(500, ge=1)
     keep_last: int = Field(3, ge=1)
-    resume: bool = True
+    resume: StrictBool = True
     log_every: int = Field(1, ge=1)
-    tensorboard: bool = True
+    tensorboard: StrictBool = True
     # Peak dense bf16 TFLOP/s of one device, for the MFU estimate (known GPUs are detected).
     peak_tflops: float | None = Field(None, gt=0)
 
