@@ -126,7 +126,7 @@ def _launch_summary(accelerator: Any) -> dict[str, Any]:
         plugin = accelerator.state.fsdp_plugin
         summary["fsdp_version"] = plugin.fsdp_version
         summary["state_dict_type"] = plugin.state_dict_type.name
-        pc = accelerator.parallelism_config
+        pc = getattr(accelerator, "parallelism_config", None)  # absent in older accelerate releases
         if pc is not None:
             summary["mesh"] = {"dp_replicate": pc.dp_replicate_size, "dp_shard": pc.dp_shard_size}
     return summary
