@@ -225,12 +225,13 @@ def ensure_writable(*folders: Path) -> None:
             missing = [p for p in (folder, *folder.parents) if not p.exists()]
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                created += reversed(missing)
                 fd, probe = tempfile.mkstemp(dir=folder, prefix=".cpt-write-test-")
                 os.close(fd)
                 os.unlink(probe)
             except OSError as exc:
                 raise ConfigError(f"cannot write to {folder} ({exc.strerror or exc}); choose a folder you can write to") from None
+            finally:
+                created += [p for p in reversed(missing) if p.exists()]
     except ConfigError:
         for folder in reversed(created):
             try:
