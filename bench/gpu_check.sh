@@ -58,6 +58,33 @@ for attn in ("sdpa_varlen", "sdpa"):  # ours (default) vs transformers' block-di
     result[f"cpt_{attn}_losses"] = [round(r["loss"], 4) for r in rows]
 print(json.dumps(result))
 PY
+# CPT under FSDP2 on the GPUs with the shipped 1-node accelerate config (num_processes = GPUs here): a run killed
+# (SIGKILL, every rank) after its first checkpoint and resumed must give the uninterrupted run's losses, bit for bit.
+python - <<'PY'
+import json, tempfile
+from pathlib import Path
+import torch
+from lm_eval_iberian.testing import build_tiny_model, build_tiny_tokenizer, demo_corpus
+from tests.cpt.test_fsdp import _accelerate_config, _finish, _kill_after, _launch, _losses, _train_config
+tmp = Path(tempfile.mkdtemp())
+tok = build_tiny_tokenizer()
+base = build_tiny_model(tmp / "base", "llama", seed=0, tokenizer=tok)
+texts = [t for t in demo_corpus() if len(t) > 40]
+corpora = {"a": tmp / "a.jsonl", "b": tmp / "b.txt"}
+corpora["a"].write_text("\n".join(json.dumps({"text": t}) for t in texts[::2])); corpora["b"].write_text("\n\n".join(texts[1::2]))
+gpus = torch.cuda.device_count()
+accel = _accelerate_config(tmp, "accelerate_fsdp_1node.yaml", gpus)
+env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1"}
+runs = {name: tmp / name for name in ("straight", "killed")}
+_finish(_launch(accel, _train_config(base, corpora, runs["straight"], global_batch_size=8 * gpus), env, shim=False))
+config = _train_config(base, corpora, runs["killed"], global_batch_size=8 * gpus)
+_kill_after(_launch(accel, config, env, shim=False), runs["killed"], logged_steps=3)
+resumed = [x for x in _finish(_launch(accel, config, env, shim=False)).splitlines() if x.startswith("resumed from")]
+marker = json.loads((runs["killed"] / "cpt_run.json").read_text())
+a, b = _losses(runs["straight"]), _losses(runs["killed"])
+print(json.dumps({"cpt_fsdp_gpus": gpus, "cpt_fsdp_launch": marker["launch"], "cpt_fsdp_resumed": resumed,
+                  "cpt_fsdp_resume_losses_identical": a == b, "cpt_fsdp_max_loss_diff": max(abs(a[k] - b[k]) for k in a)}))
+PY
 # vLLM merged backend (needs the [vllm] extra): HF vs vLLM greedy generations of the same merge agree, and
 # multiple-choice loglikelihoods agree; merge+load time into the engine.
 if python -c "import vllm" 2>/dev/null; then

@@ -11,8 +11,8 @@ from lm_eval_iberian.cpt.config import ConfigError, CorpusSource, CPTConfig, Dat
 __all__ = ["CPTConfig", "ConfigError", "CorpusSource", "DataConfig", "OptimConfig", "load_config", "train"]
 
 
-def train(config: CPTConfig):  # noqa: ANN201 - lazy import keeps `import lm_eval_iberian.cpt` light
+def train(config: CPTConfig, overwrite: bool = False):  # noqa: ANN201 - lazy import keeps `import lm_eval_iberian.cpt` light
     """Run (or resume) training; returns the final model folder. See :mod:`lm_eval_iberian.cpt.loop`."""
     from lm_eval_iberian.cpt.loop import train as _train
 
-    return _train(config)
+    return _train(config, overwrite=overwrite)

@@ -7,16 +7,30 @@ weight decay 0.1, bf16, activation checkpointing.
 """
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from lm_eval_iberian._errors import UsageError, UserError
+from lm_eval_iberian._parsing import BOOL_SPELLINGS, parse_bool
 
 __all__ = ["CPTConfig", "ConfigError", "CorpusSource", "DataConfig", "OptimConfig", "load_config"]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A bad configuration; the message names the key, the value and what is allowed."""
+
+
+def _strict_bool(value: Any) -> bool:
+    """The project's one boolean parser (pydantic alone would also take "y", "t" or 1.0)."""
+    try:
+        return parse_bool(value, "value")
+    except UsageError:
+        raise ValueError(f"not a boolean; write one of {BOOL_SPELLINGS}") from None
+
+
+StrictBool = Annotated[bool, BeforeValidator(_strict_bool)]
 
 
 class _Strict(BaseModel):
@@ -83,14 +97,14 @@ class CPTConfig(_Strict):
     dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
     # sdpa_varlen (cpt/attention.py): documents attend within themselves at about sum(len^2) cost, any device.
     attn_implementation: Literal["sdpa_varlen", "sdpa", "eager", "flash_attention_2", "flex_attention"] = "sdpa_varlen"
-    activation_checkpointing: bool = True
+    activation_checkpointing: StrictBool = True
     seed: int = 0
 
     checkpoint_every: int = Field(500, ge=1)
     keep_last: int = Field(3, ge=1)
-    resume: bool = True
+    resume: StrictBool = True
     log_every: int = Field(1, ge=1)
-    tensorboard: bool = True
+    tensorboard: StrictBool = True
     # Peak dense bf16 TFLOP/s of one device, for the MFU estimate (known GPUs are detected).
     peak_tflops: float | None = Field(None, gt=0)
 

@@ -10,21 +10,31 @@ split across ranks and micro-batches.
 import json
 import math
 import os
+import pickle
 import shutil
 import time
+import zipfile
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import torch
 from lm_eval_iberian.cpt.attention import ATTN_IMPLEMENTATION, LAYOUT_KWARG, packed_layout, register_sdpa_varlen
-from lm_eval_iberian.cpt.config import CPTConfig
+from lm_eval_iberian.cpt.config import ConfigError, CPTConfig
 from lm_eval_iberian.cpt.data import PackedStream, build_stream
+from lm_eval_iberian.cpt.rundir import (
+    LOSS_LOG,
+    checkpoints,
+    claim,
+    ensure_writable,
+    mark_finished,
+    plan_run,
+    read_losses,
+    write_checkpoint_state,
+)
 
 __all__ = ["train"]
 
-STATE_FILE = "trainer_state.json"
-LOSS_LOG = "losses.jsonl"
 _PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 125.0, "L4": 121.0}
 
 
@@ -57,10 +67,6 @@ def _scheduler(optimizer: torch.optim.Optimizer, config: CPTConfig) -> Any:
     return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=total)
 
 
-def _checkpoints(output_dir: Path) -> list[Path]:
-    return sorted(p for p in output_dir.glob("checkpoint-*") if (p / STATE_FILE).is_file() and not p.name.endswith(".tmp"))
-
-
 def _save_checkpoint(accelerator: Any, output_dir: Path, step: int, keep_last: int) -> None:
     """Write to ``checkpoint-N.tmp``, then rename: a killed run never leaves a half checkpoint."""
     final = output_dir / f"checkpoint-{step:08d}"
@@ -71,9 +77,9 @@ def _save_checkpoint(accelerator: Any, output_dir: Path, step: int, keep_last: i
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        (tmp / STATE_FILE).write_text(json.dumps({"step": step}))
+        write_checkpoint_state(tmp, step)
         os.replace(tmp, final)
-        for old in _checkpoints(output_dir)[:-keep_last]:
+        for old in checkpoints(output_dir)[:-keep_last]:
             shutil.rmtree(old)
     accelerator.wait_for_everyone()
 
@@ -95,10 +101,113 @@ def _micro_indices(step: int, micro: int, rank: int, config: CPTConfig, world: i
     return list(range(base, base + config.micro_batch_size))
 
 
-def train(config: CPTConfig) -> Path:
-    """Run (or resume) continued pre-training; returns the final Hugging Face model folder."""
+def _main_rank() -> bool:
+    """Rank 0 before accelerate is set up (launchers export RANK)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _launch_summary(accelerator: Any) -> dict[str, Any]:
+    """How accelerate set the run up; refuses FSDP asked for and not obtained (accelerate falls back silently)."""
+    from accelerate.utils import DistributedType, parse_flag_from_env
+
+    kind = accelerator.distributed_type
+    summary: dict[str, Any] = {"distributed_type": kind.value, "world_size": accelerator.num_processes,
+                               "device": accelerator.device.type}
+    if parse_flag_from_env("ACCELERATE_USE_FSDP") and kind != DistributedType.FSDP:
+        where = (" on CPU: accelerate shards with FSDP only on GPUs and other accelerators, and on CPU it falls back "
+                 "to plain data parallelism without a warning" if accelerator.device.type == "cpu" else "")
+        raise ConfigError(
+            f"the accelerate config asks for FSDP but accelerate set up {kind.value} with "
+            f"{accelerator.num_processes} process(es){where}; every rank would hold the whole model and optimizer. "
+            f"Run on GPU nodes, or, to train unsharded on purpose, launch without the FSDP config "
+            f"(torchrun or accelerate launch --multi_gpu/--cpu)"
+        )
+    if kind == DistributedType.FSDP:
+        plugin = accelerator.state.fsdp_plugin
+        summary["fsdp_version"] = plugin.fsdp_version
+        summary["state_dict_type"] = plugin.state_dict_type.name
+        pc = getattr(accelerator, "parallelism_config", None)  # absent in older accelerate releases
+        if pc is not None:
+            summary["mesh"] = {"dp_replicate": pc.dp_replicate_size, "dp_shard": pc.dp_shard_size}
+    return summary
+
+
+def _sharded(model: Any) -> bool:
+    """Whether the prepared model really is sharded: FSDP2 DTensor parameters, or an FSDP1 wrapper."""
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    if isinstance(model, FullyShardedDataParallel):
+        return True
+    try:
+        from torch.distributed.tensor import DTensor
+    except ImportError:  # pragma: no cover - torch < 2.4
+        return False
+    return any(isinstance(p, DTensor) for p in model.parameters())
+
+
+def _fill_optimizer_state(optimizer: Any) -> None:
+    """Give every parameter its AdamW state before a checkpoint is loaded into it.
+
+    accelerate loads an FSDP1 sharded optimizer through a template built from the optimizer's current state;
+    an optimizer that has not stepped has none, and nothing would be loaded (silently: model, scheduler and RNG
+    are restored, only the losses after the restart differ). One step with zero gradients at lr 0 creates the
+    state and changes no weight (AdamW's decay multiplies by 1 - 0 * wd); load_state then overwrites it.
+    """
+    inner = getattr(optimizer, "optimizer", optimizer)  # accelerate's wrapper would also step a grad scaler
+    if inner.state:
+        return
+    lrs = [group["lr"] for group in inner.param_groups]
+    for group in inner.param_groups:
+        group["lr"] = 0.0
+        for p in group["params"]:
+            if p.requires_grad and p.grad is None:
+                p.grad = torch.zeros_like(p)
+    inner.step()
+    for group, lr in zip(inner.param_groups, lrs, strict=True):
+        group["lr"] = lr
+    inner.zero_grad(set_to_none=True)
+
+
+def _check_optimizer_restored(optimizer: Any, step: int, checkpoint: Path) -> None:
+    inner = getattr(optimizer, "optimizer", optimizer)
+    counts = {int(state["step"]) for state in inner.state.values() if "step" in state}
+    if counts != {step}:  # a bug, not a user error: keep the traceback
+        raise RuntimeError(
+            f"the optimizer state loaded from {checkpoint} is incomplete: AdamW step counters {sorted(counts)} "
+            f"over {len(inner.state)} parameter states, expected all at {step}"
+        )
+
+
+def _load_checkpoint(accelerator: Any, checkpoint: Path) -> None:
+    """Load a checkpoint that passed rundir.validate_checkpoint; a file that is still unreadable is named."""
+    from safetensors import SafetensorError
+
+    try:
+        accelerator.load_state(str(checkpoint))
+    except (SafetensorError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise ConfigError(
+            f"checkpoint {checkpoint} could not be read ({type(exc).__name__}: {exc}); delete {checkpoint} to "
+            f"resume from the checkpoint before it"
+        ) from None
+
+
+def train(config: CPTConfig, overwrite: bool = False) -> Path:
+    """Run (or resume) continued pre-training; returns the final Hugging Face model folder.
+
+    ``overwrite``: a finished run in ``output_dir``, or checkpoints of another config, are deleted (only the
+    trainer's own files, never an input) and training starts from scratch; without it such a run is refused.
+    """
+    # Everything that can refuse the run reads only and comes before the model, tokenizer and corpora load.
+    plan = plan_run(config, overwrite)
+    output_dir = plan.output_dir
+    if plan.finished:
+        if _main_rank():
+            print(f"{output_dir} holds this run, finished: final model {output_dir / 'final'}; nothing to train "
+                  f"(--overwrite trains it again from scratch)")
+        return output_dir / "final"
+
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
+    from accelerate.utils import DistributedType, set_seed
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -109,13 +218,20 @@ def train(config: CPTConfig) -> Path:
     world, rank = accelerator.num_processes, accelerator.process_index
     launched = int(os.environ.get("WORLD_SIZE", "1"))
     if launched != world:
-        raise RuntimeError(
+        raise ConfigError(
             f"the launcher started {launched} processes but accelerate sees {world}; "
             "launch with `accelerate launch` (or torchrun with ACCELERATE_USE_CPU=1 on CPU-only machines)"
         )
+    launch = _launch_summary(accelerator)
     accum = config.grad_accumulation(world)
-    output_dir = Path(config.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    ensure_writable(output_dir, Path(config.data.cache_dir))
+    accelerator.wait_for_everyone()  # every rank has planned before the main one changes anything
+    if accelerator.is_main_process:
+        claim(plan, launch)
+        if plan.resume_from is None:
+            described = ", ".join(f"{k}={v}" for k, v in launch.items())
+            print(f"training from step 0 into {output_dir} ({described})")
+    accelerator.wait_for_everyone()
     set_seed(config.seed)
 
     tokenizer = AutoTokenizer.from_pretrained(config.tokenizer or config.model)
@@ -133,7 +249,6 @@ def train(config: CPTConfig) -> Path:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    from accelerate.utils import DistributedType
 
     # The fused AdamW kernel (CPU and CUDA; what HF Trainer uses by default); FSDP gets foreach.
     fused = accelerator.distributed_type != DistributedType.FSDP
@@ -147,24 +262,25 @@ def train(config: CPTConfig) -> Path:
     )
     flops_per_token = _flops_per_token(model, config.seq_len)  # before sharding: the whole model
     model, optimizer = accelerator.prepare(model, optimizer)
+    if accelerator.distributed_type == DistributedType.FSDP and not _sharded(model):
+        raise RuntimeError(f"accelerate reports FSDP but the prepared model is not sharded ({type(model).__name__})")
     scheduler = _scheduler(optimizer, config)
     accelerator.register_for_checkpointing(scheduler)  # not prepare(): that would step it once per rank
 
     start = 0
-    existing = _checkpoints(output_dir) if config.resume else []
-    if existing:
-        accelerator.load_state(str(existing[-1]))
-        start = json.loads((existing[-1] / STATE_FILE).read_text())["step"]
-        accelerator.print(f"resumed from {existing[-1]} at step {start}")
-        if accelerator.is_main_process and (output_dir / LOSS_LOG).exists():  # drop steps logged after it
-            kept = [x for x in (output_dir / LOSS_LOG).read_text().splitlines() if json.loads(x)["step"] <= start]
-            (output_dir / LOSS_LOG).write_text("".join(x + "\n" for x in kept))
-    elif accelerator.is_main_process:  # a fresh run: nothing of an earlier run may be resumed or kept
-        for old in [*output_dir.glob("checkpoint-*"), output_dir / "final", output_dir / LOSS_LOG]:
-            if old.is_dir():
-                shutil.rmtree(old)
-            elif old.exists():
-                old.unlink()
+    if plan.resume_from is not None:
+        _fill_optimizer_state(optimizer)
+        _load_checkpoint(accelerator, plan.resume_from)
+        start = plan.start_step
+        _check_optimizer_restored(optimizer, start, plan.resume_from)
+        inner = getattr(optimizer, "optimizer", optimizer)
+        accelerator.print(f"resumed from {plan.resume_from} at step {start} "
+                          f"(model, optimizer state of {len(inner.state)} parameters, scheduler, RNG; {launch})")
+        if accelerator.is_main_process:  # drop the steps logged after the checkpoint
+            kept = read_losses(output_dir, start)
+            tmp = output_dir / f".{LOSS_LOG}.tmp"
+            tmp.write_text("".join(x + "\n" for x in kept), encoding="utf-8")
+            os.replace(tmp, output_dir / LOSS_LOG)
     accelerator.wait_for_everyone()
 
     writer = None
@@ -225,7 +341,12 @@ def train(config: CPTConfig) -> Path:
         if (step + 1) % config.checkpoint_every == 0 and step + 1 < total:
             _save_checkpoint(accelerator, output_dir, step + 1, config.keep_last)
     bar.close()
-    return _save_final(accelerator, model, tokenizer, output_dir, writer)
+    final = _save_final(accelerator, model, tokenizer, output_dir, writer)
+    if accelerator.is_main_process:
+        mark_finished(output_dir, total)
+    accelerator.wait_for_everyone()
+    return final
+
 
 
 def _save_final(accelerator: Any, model: Any, tokenizer: Any, output_dir: Path, writer: Any) -> Path:

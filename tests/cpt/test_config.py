@@ -66,3 +66,19 @@ def test_flash_attention_needs_micro_batch_one():
     with pytest.raises(ConfigError, match="flash_attention_2 keeps documents apart only with micro_batch_size=1"):
         load_config(None, None, **{**BASE, "attn_implementation": "flash_attention_2", "micro_batch_size": 2})
     assert load_config(None, None, **{**BASE, "attn_implementation": "flash_attention_2"}).micro_batch_size == 1
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("yes", True), ("no", False), ("On", True), ("OFF", False), ("true", True),
+                                               ("False", False), ("1", True), ("0", False)])
+def test_booleans_take_the_projects_spellings(tmp_path, raw, expected):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"model: base\noutput_dir: out\nmax_steps: 3\nresume: {raw}\ndata:\n  sources:\n    - {{name: eu, path: a, ratio: 1}}\n")
+    assert load_config(path).resume is expected  # YAML's own yes/no/on/off, and the same words as strings
+    assert load_config(None, [f"tensorboard='{raw}'"], **BASE).tensorboard is expected
+
+
+@pytest.mark.parametrize("bad", ["maybe", "2", "y", "t", "1.0", "''"])
+def test_anything_else_is_not_a_boolean(bad):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, [f"resume={bad}"], **BASE)
+    assert "resume: Value error, not a boolean; write one of true/false, 1/0, yes/no, on/off (any case)" in str(err.value)

@@ -106,9 +106,9 @@ def test_half_written_checkpoint_is_ignored(cpt_base, corpora, tmp_path):
     out = tmp_path / "run"
     train(make_config(cpt_base, corpora, out, max_steps=4, checkpoint_every=2))
     (out / "checkpoint-00000004.tmp").mkdir()  # as a run killed while saving leaves it
-    from lm_eval_iberian.cpt.loop import _checkpoints
+    from lm_eval_iberian.cpt.rundir import checkpoints
 
-    assert [p.name for p in _checkpoints(out)] == ["checkpoint-00000002"]
+    assert [p.name for p in checkpoints(out)] == ["checkpoint-00000002"]
 
 
 def test_cli_entry_point_and_bad_config(cpt_base, corpora, tmp_path, subprocess_env):
@@ -143,6 +143,7 @@ def test_two_ranks_under_torchrun_match_one_process(cpt_base, corpora, tmp_path,
 
 
 def test_shipped_examples_are_valid():
+    """Parsed here; launched for real (FSDP2 on CPU processes) in test_fsdp.py."""
     from importlib import resources
 
     from accelerate.commands.config.config_args import load_config_from_file
@@ -152,7 +153,9 @@ def test_shipped_examples_are_valid():
     for name in ("accelerate_fsdp_1node.yaml", "accelerate_fsdp_multinode.yaml"):
         cfg = load_config_from_file(str(examples / name))
         assert cfg.distributed_type.value == "FSDP" and cfg.fsdp_config["fsdp_auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
-    assert load_config_from_file(str(examples / "accelerate_fsdp_multinode.yaml")).fsdp_config["fsdp_sharding_strategy"] == "HYBRID_SHARD"
+        assert cfg.fsdp_config["fsdp_version"] == 2 and cfg.fsdp_config["fsdp_state_dict_type"] == "SHARDED_STATE_DICT"
+    multinode = load_config_from_file(str(examples / "accelerate_fsdp_multinode.yaml"))
+    assert multinode.parallelism_config == {"parallelism_config_dp_replicate_size": 32, "parallelism_config_dp_shard_size": 4}
     paper = load_config(examples / "eu_qwen3_8b.yaml")
     assert (paper.seq_len, paper.global_batch_size, paper.optim.lr, paper.dtype) == (8192, 256, 1e-5, "bfloat16")
     sbatch = (examples / "slurm_multinode.sbatch").read_text()
