@@ -31,9 +31,11 @@ def _free_port() -> int:
 def _cpu_accelerate_config(path: Path) -> Path:
     """The shipped multi-node config with its GPU parts swapped for CPU ones: FSDP/bf16 need GPUs here, but the
     launch wiring under test (rendezvous, machines, ranks) is the shipped file's. MULTI_GPU is accelerate's
-    torchrun launcher; without CUDA its processes use gloo on the CPU."""
+    torchrun launcher; without CUDA its processes use gloo on the CPU. The FSDP2 device mesh (parallelism_config)
+    goes with FSDP (tests/cpt/test_fsdp.py launches the file with its mesh); without it the script passes no mesh."""
     cfg = yaml.safe_load((EXAMPLES / "accelerate_fsdp_multinode.yaml").read_text())
     cfg.pop("fsdp_config")
+    cfg.pop("parallelism_config")
     cfg.update(distributed_type="MULTI_GPU", mixed_precision="no")
     path.write_text(yaml.safe_dump(cfg))
     return path
