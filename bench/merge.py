@@ -7,6 +7,9 @@ Builds three random Llama checkpoints (base, instruct, expert; bf16 safetensors;
   (b) mergekit  `mergekit-yaml` to disk, then AutoModelForCausalLM.from_pretrained
   (c) floor     read every input tensor once (safetensors -> memory)
 
+then the cost of the NaN/inf check (``check_finite``, on by default): (a) with and without it, in interleaved
+pairs with the page cache warmed before each run, every pair's ratio printed (``--finite-repeats``).
+
 Peak memory is the peak *anonymous* (private) memory of the subprocess, polled from
 /proc/PID/status (RssAnon): mmapped input pages are shared page cache and would hide
 the difference. Prints a table and, last, one JSON line with speedup_vs_mergekit,
@@ -73,7 +76,7 @@ def child(mode: str, recipe_file: str, out_dir: str) -> None:
 
     torch.set_num_threads(os.cpu_count() or 1)
     t_import = time.perf_counter()
-    if mode == "ours":
+    if mode in ("ours", "ours_unchecked"):
         # What lm-eval has imported anyway before it builds a model, plus our merge stack.
         import mergekit.merge  # noqa: F401
         import transformers  # noqa: F401
@@ -82,9 +85,10 @@ def child(mode: str, recipe_file: str, out_dir: str) -> None:
     imports_s = time.perf_counter() - t_import
     baseline_kb = _rss_anon_kb()
     t0 = time.perf_counter()
-    if mode == "ours":
+    if mode in ("ours", "ours_unchecked"):
         device = os.environ.get("BENCH_DEVICE", "cpu")
-        model, _ = merge_model(MergeRecipe.from_yaml(recipe_file), device=device, verbose=False)
+        model, _ = merge_model(MergeRecipe.from_yaml(recipe_file), device=device, verbose=False,
+                               check_finite=mode == "ours")
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         n = sum(p.numel() * p.element_size() for p in model.parameters())
@@ -159,6 +163,7 @@ def main() -> None:
     parser.add_argument("--method", default="linear")
     parser.add_argument("--work", default=None, help="folder for the inputs (kept between runs); default: a temp dir")
     parser.add_argument("--device", default="cpu", help="where (a) merges into, e.g. cuda:0 (peak memory is then host memory)")
+    parser.add_argument("--finite-repeats", type=int, default=3, help="interleaved pairs timing the NaN/inf check (0: skip)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -204,6 +209,18 @@ def main() -> None:
         "ours_with_imports_s": round(results["ours"]["seconds"] + results["ours"]["imports_s"], 2),
         "mergekit_peak_rss_ratio": round(results["mergekit"]["peak_anon_gb"] / merged_gb, 2),
     }
+    if args.finite_repeats:
+        ratios = []
+        for i in range(args.finite_repeats):
+            pair = {}
+            for mode in ("ours", "ours_unchecked") if i % 2 == 0 else ("ours_unchecked", "ours"):  # alternate the order
+                warm_page_cache(paths)
+                pair[mode] = run_child(mode, recipe_file, work / "out_unused")["seconds"]
+            ratios.append(pair["ours"] / pair["ours_unchecked"])
+            print(f"finite check pair {i + 1}: {pair['ours']:.2f}s checked vs {pair['ours_unchecked']:.2f}s unchecked, "
+                  f"ratio {ratios[-1]:.3f}")
+        summary["finite_check_paired_ratios"] = [round(r, 3) for r in ratios]
+        summary["finite_check_median_ratio"] = round(sorted(ratios)[len(ratios) // 2], 3)
     print(json.dumps(summary))
 
 
