@@ -26,10 +26,16 @@ class _Drop(logging.Filter):
 _CUSTOM_KWARGS = _Drop("Custom kwargs can be passed to `--metadata`", prefix="iberian_")
 
 
+# lm-eval guesses "instruct model without a chat template" from words in the model args; for a merge (no
+# pretrained=) it prints "pretrained=None appears to be an instruct ...", naming no model.
+_PRETRAINED_NONE = _Drop("appears to be an", prefix="pretrained=None")
+
+
 def install_task_log_filter() -> None:
-    logger = logging.getLogger("lm_eval.api.task")
-    if _CUSTOM_KWARGS not in logger.filters:
-        logger.addFilter(_CUSTOM_KWARGS)
+    for name, drop in (("lm_eval.api.task", _CUSTOM_KWARGS), ("lm_eval.evaluator", _PRETRAINED_NONE)):
+        logger = logging.getLogger(name)
+        if drop not in logger.filters:
+            logger.addFilter(drop)
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
 """Result files -> the paper's tables and weight-sweep plots (``lm-eval-iberian report``)."""
 
-from lm_eval_iberian.report._plot import plot_sweep, swept_model
+from lm_eval_iberian.report._plot import plot_sweep, sweep_figure, swept_model
 from lm_eval_iberian.report._records import ReportError, RunRecord, load_run, load_runs, merge_label
 from lm_eval_iberian.report._tables import TABLES, Table, build_table, render
 
@@ -15,5 +15,6 @@ __all__ = [
     "merge_label",
     "plot_sweep",
     "render",
+    "sweep_figure",
     "swept_model",
 ]

@@ -61,6 +61,18 @@ def _references(group: list[RunRecord], runs: list[RunRecord], swept: str) -> li
 
 def plot_sweep(runs: list[RunRecord], out: str | Path) -> Path:
     """Write a PNG: one row per sweep, one column per metric present, one line per language."""
+    import matplotlib.pyplot as plt
+
+    fig = sweep_figure(runs)
+    out = Path(out)
+    with atomic_open(out, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=120)
+    plt.close(fig)
+    return out
+
+
+def sweep_figure(runs: list[RunRecord]):  # noqa: ANN201 - a matplotlib Figure (imported lazily)
+    """The sweep figure as a matplotlib ``Figure`` (:func:`plot_sweep` writes it)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,8 +131,4 @@ def plot_sweep(runs: list[RunRecord], out: str | Path) -> Path:
     handles.append(Line2D([], [], color="0.35", linewidth=2.6, label="thick: the merge's target language"))
     handles += [unmerged[role] for role in _ROLE_STYLES if role in unmerged]
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8, frameon=False)
-    out = Path(out)
-    with atomic_open(out, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=120)
-    plt.close(fig)
-    return out
+    return fig

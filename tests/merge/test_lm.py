@@ -114,11 +114,14 @@ def test_stock_lm_eval_cli_with_model_merged(tiny_families, tmp_path, subprocess
     lm_eval = Path(sys.executable).with_name("lm_eval")
     proc = subprocess.run(
         [str(lm_eval), "--model", "merged", "--model_args", _inline(fam), "--batch_size", "4",
-         "--tasks", "iberian_eu", "--limit", "2", "--output_path", str(tmp_path / "res"), "--device", "cpu"],
+         "--tasks", "iberian_eu", "--limit", "2", "--output_path", str(tmp_path / "res")],  # no --device: CPU fallback
         env=subprocess_env(), capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "merged task_arithmetic of 3 models" in proc.stderr
+    assert "CUDA is not available: merging and evaluating on cpu" in proc.stderr  # lm-eval's CLI passes cuda:0
+    for noise in ("Custom kwargs can be passed", "pretrained=None appears", "is not of type `str`", "torch_dtype"):
+        assert noise not in proc.stderr, noise
     (result,) = (tmp_path / "res").rglob("results_*.json")
     data = json.loads(result.read_text())
     assert read_merge_record(data["config"]).recipe["merge_method"] == "task_arithmetic"

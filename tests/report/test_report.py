@@ -109,3 +109,83 @@ def test_sweep_plot_and_cli(result_files, tmp_path, capsys):
     assert "Benchmark average" in out and "IFEval" in out and (tmp_path / "f.png").is_file()
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def _realistic_results(root, langs=("eu", "gl", "ca", "es", "en")):
+    """Result files at the paper's scale: a Qwen3-8B eu linear sweep, and the instruct model and expert alone."""
+    bench = {"eu": 0.52, "gl": 0.66, "ca": 0.70, "es": 0.71, "en": 0.80}
+    bleu = {"eu": 8.1, "gl": 24.0, "ca": 33.0, "es": 24.5, "en": 36.0}
+    ifeval = {"eu": 0.55, "gl": 0.74, "ca": 0.78, "es": 0.80, "en": 0.86}
+
+    def results(shift_b, shift_t, shift_i):
+        out = {}
+        for lang in langs:
+            out[f"iberian_{lang}"] = {"acc,none": bench[lang] + shift_b(lang), "acc_stderr,none": 0.01}
+            out[f"iberian_flores_to_{lang}"] = {"bleu,none": bleu[lang] + shift_t(lang)}
+            out[f"iberian_ifeval_{lang}"] = {"inst_level_strict_acc,none": ifeval[lang] + shift_i(lang)}
+        return out
+
+    def write(name, res, config):
+        path = root / name / "results_2026-12-01T00-00-00.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"results": res, "config": config}))
+
+    zero = lambda lang: 0.0  # noqa: E731
+    write("instruct", results(zero, zero, zero), {"model": "vllm", "model_args": "pretrained=Qwen/Qwen3-8B"})
+    write("expert", results(lambda lang: 0.08 if lang == "eu" else -0.06, lambda lang: 8.0 if lang == "eu" else -3.0,
+                            lambda lang: -0.35), {"model": "vllm", "model_args": "pretrained=HiTZ/eu_Qwen3-8B-Base"})
+    for w in (0.5, 1.0, 1.5, 2.0):
+        recipe = {"merge_method": "linear", "dtype": "bfloat16", "models": [
+            {"model": "HiTZ/eu_Qwen3-8B-Base", "parameters": {"weight": w}}, {"model": "Qwen/Qwen3-8B", "parameters": {"weight": 1.0}}]}
+        record = {"record_version": 1, "model_name": f"merged-linear-eu_Qwen3-8B-Base-{w}", "method": "linear", "recipe": recipe,
+                  "recipe_source": "inline", "recipe_sha256": str(w), "seed": 0, "inputs": [], "tokenizer": "Qwen/Qwen3-8B",
+                  "versions": {}, "backend": "vllm"}
+        g = w / 2
+        write(f"w{w}", results(lambda lang, g=g: 0.07 * g if lang == "eu" else -0.02 * g,
+                               lambda lang, g=g: 7.5 * g if lang == "eu" else -1.0 * g,
+                               lambda lang, g=g: 0.02 * g if lang == "eu" else -0.05 * g),
+              {"model": "merged_vllm", "iberian_merge": record})
+
+
+def test_sweep_figure_reads_at_the_papers_scale(tmp_path):
+    """What a reader checks: titles naming the models, units, the swept weights as ticks, no negative axis, the
+    unmerged models as reference lines, the target language bold, one legend outside the panels."""
+    import matplotlib.pyplot as plt
+
+    from lm_eval_iberian.report import sweep_figure
+
+    _realistic_results(tmp_path)
+    fig = sweep_figure(load_runs([str(tmp_path)]))
+    (subfig,) = fig.subfigs
+    assert subfig._suptitle.get_text() == "linear: eu_Qwen3-8B-Base (weight swept) + Qwen3-8B×1 — target language EU"
+    axes = subfig.axes
+    assert [ax.get_title() for ax in axes] == ["Benchmark average", "Flores into the language", "IFEval"]
+    assert [ax.get_ylabel() for ax in axes] == ["accuracy (%)", "BLEU", "instruction-level strict accuracy (%)"]
+    for ax in axes:
+        assert list(ax.get_xticks()) == [0.5, 1.0, 1.5, 2.0]
+        assert ax.get_ylim()[0] >= 0 and ax.get_legend() is None
+        assert not ax.yaxis.get_major_formatter().get_offset()
+        lines = [line for line in ax.get_lines() if len(line.get_xdata()) == 4]
+        widths = sorted({line.get_linewidth() for line in lines})
+        assert len(lines) == 5 and widths == [1.1, 2.6]  # one bold line: the target language
+        refs = [line for line in ax.get_lines() if len(line.get_xdata()) == 2 and line.get_linestyle() in (":", "--")]
+        assert {line.get_linestyle() for line in refs} == {":", "--"} and len(refs) == 10  # instruct and expert, 5 languages
+    (legend,) = fig.legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels[:5] == ["EU", "GL", "CA", "ES", "EN"] and any("instruct" in t for t in labels)
+    plt.close(fig)
+
+
+def test_sweep_figure_keeps_near_zero_scores_readable(result_files):
+    """At the demo's scale BLEU is ~0: the axis is [0, 1], not 0..1e-9 with an offset."""
+    import matplotlib.pyplot as plt
+
+    from lm_eval_iberian.report import sweep_figure
+
+    root, _ = result_files
+    fig = sweep_figure(load_runs([str(root)]))
+    for subfig in fig.subfigs:
+        for ax in subfig.axes:
+            low, high = ax.get_ylim()
+            assert low >= 0 and high >= 1.0 and not ax.yaxis.get_major_formatter().get_offset()
+    plt.close(fig)
