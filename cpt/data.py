@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from lm_eval_iberian.cpt.config import ConfigError, CorpusSource, CPTConfig
 
+from lm_eval_iberian._jsonl import json_lines
+
 __all__ = ["PackedStream", "TokenizedCorpus", "iter_documents", "tokenize_corpus"]
 
 IGNORE_INDEX = -100
@@ -81,13 +83,7 @@ def iter_documents(source: CorpusSource) -> Iterator[str]:
 
             opener = gzip.open if path.name.endswith(".gz") else open
             with opener(path, "rt", encoding="utf-8") as fh:
-                for lineno, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise ConfigError(f"{path}:{lineno}: not valid JSON ({exc.msg}); fix or drop the line") from None
+                for lineno, row in json_lines(fh, str(path), ConfigError, objects=False):
                     text = row.get(source.text_field) if isinstance(row, dict) else None
                     if not isinstance(text, str):
                         raise ConfigError(f"{path}:{lineno}: no string field {source.text_field!r} (set text_field=)")

@@ -26,13 +26,18 @@ class _Drop(logging.Filter):
 _CUSTOM_KWARGS = _Drop("Custom kwargs can be passed to `--metadata`", prefix="iberian_")
 
 
+# Tasks configured as lm-eval's own built-ins (few-shot examples from the training split by lm-eval's rule, no explicit
+# fewshot_split: naming the split changes lm-eval's sampling order, and the parity tests compare sample by sample)
+# would be warned about once per task.
+_FEWSHOT_RULE = _Drop("num_fewshot > 0 but fewshot_split is None", prefix="[Task: iberian_")
 # lm-eval guesses "instruct model without a chat template" from words in the model args; for a merge (no
 # pretrained=) it prints "pretrained=None appears to be an instruct ...", naming no model.
 _PRETRAINED_NONE = _Drop("appears to be an", prefix="pretrained=None")
 
 
 def install_task_log_filter() -> None:
-    for name, drop in (("lm_eval.api.task", _CUSTOM_KWARGS), ("lm_eval.evaluator", _PRETRAINED_NONE)):
+    for name, drop in (("lm_eval.api.task", _CUSTOM_KWARGS), ("lm_eval.api.task", _FEWSHOT_RULE),
+                       ("lm_eval.evaluator", _PRETRAINED_NONE)):
         logger = logging.getLogger(name)
         if drop not in logger.filters:
             logger.addFilter(drop)

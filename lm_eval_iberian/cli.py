@@ -92,7 +92,7 @@ def _cmd_ifeval_errata(args: argparse.Namespace) -> int:
 
 def _read_response_rows(path: str) -> list[dict]:
     """JSON lines, each an IFEval record with a string ``response``; errors name the file and line."""
-    import json
+    from lm_eval_iberian._jsonl import json_lines
 
     rows = []
     try:
@@ -104,16 +104,7 @@ def _read_response_rows(path: str) -> list[dict]:
         raise UsageError(f"--input {path}: not UTF-8 text; give a JSON-lines file") from None
     except IsADirectoryError:
         raise UsageError(f"--input {path} is a folder; give a JSON-lines file") from None
-    for line_no, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path}:{line_no}: not valid JSON ({exc.msg}); each line must be one JSON object") from None
-        if not isinstance(row, dict):
-            raise UsageError(f"{path}:{line_no}: expected a JSON object (key, prompt, instruction_id_list, kwargs, response), "
-                             f"got a {type(row).__name__}")
+    for line_no, row in json_lines(lines, path, UsageError):
         if not isinstance(row.get("response"), str):
             raise UsageError(f"{path}:{line_no}: no string field 'response'; add the model's answer as \"response\"")
         rows.append(row)

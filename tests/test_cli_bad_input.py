@@ -110,7 +110,7 @@ IFEVAL_ROW = {"key": 1, "prompt": "Ez erabili komarik.", "instruction_id_list": 
 
 
 @pytest.mark.parametrize(("lines", "fragments"), [
-    (["[1, 2]"], ["gen.jsonl:1: expected a JSON object", "got a list"]),
+    (["[1, 2]"], ["gen.jsonl:1: expected one JSON object per line", "got a list"]),
     ([json.dumps(IFEVAL_ROW), "{oops"], ["gen.jsonl:2: not valid JSON"]),
     ([json.dumps({**IFEVAL_ROW, "response": 3})], ["gen.jsonl:1: no string field 'response'"]),
     ([""], ["holds no records"]),

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lm_eval_iberian._errors import UserError
+from lm_eval_iberian._jsonl import json_lines
 from lm_eval_iberian._paths import atomic_open
 from lm_eval_iberian.data._catalog import SplitRef, required_files
 from lm_eval_iberian.data._schemas import schema_for
@@ -51,15 +52,7 @@ def sha256_file(path: Path) -> str:
 
 def iter_rows(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise MirrorError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise MirrorError(f"{path}:{lineno}: expected a JSON object per line, got {type(row).__name__}")
+        for _, row in json_lines(fh, str(path), MirrorError):
             yield row
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lm_eval_iberian._jsonl import json_lines
 from lm_eval_iberian._paths import check_output, check_writable
 from lm_eval_iberian.data._catalog import SplitRef, required_files
 from lm_eval_iberian.data._mirror import MirrorError, read_manifest, write_split
@@ -224,18 +225,7 @@ def read_local_file(path: str | Path, dataset: str, split: str, split_column: st
     if table_only and suffix not in {".csv", ".tsv", ".xlsx"}:
         raise MirrorError(f"{path}: --split-column and --sheet apply to .csv, .tsv and .xlsx files, not {suffix or 'this file'}")
     if suffix in {".jsonl", ".jsonl.gz"}:
-        rows = []
-        for line_no, line in enumerate(_read_text(path, gz).splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise MirrorError(f"{path}:{line_no}: not valid JSON ({exc.msg}); is the file complete?") from None
-            if not isinstance(row, dict):
-                raise MirrorError(f"{path}:{line_no}: expected one JSON object per line, got a {type(row).__name__}")
-            rows.append(row)
-        return LocalRows(rows)
+        return LocalRows([row for _, row in json_lines(_read_text(path, gz).splitlines(), str(path), MirrorError)])
     if suffix in {".json", ".json.gz"}:
         text = _read_text(path, gz)
         if text.lstrip().startswith("["):
@@ -275,17 +265,7 @@ def _jsonl_or_json(path: Path, text: str) -> list[dict[str, Any]]:
     except MirrorError:
         if "\n" not in stripped:
             raise
-    rows = []
-    for line_no, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise MirrorError(f"{path}:{line_no}: not valid JSON ({exc.msg}); is the file complete?") from None
-            if not isinstance(row, dict):
-                raise MirrorError(f"{path}:{line_no}: expected one JSON object per line, got a {type(row).__name__}")
-            rows.append(row)
-    return rows
+    return [row for _, row in json_lines(text.splitlines(), str(path), MirrorError)]
 
 
 def _xlsx_rows(path: Path, dataset: str, split: str, split_column: str | None, split_value: str | None,

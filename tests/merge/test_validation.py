@@ -8,18 +8,7 @@ import pytest
 import yaml
 
 from lm_eval_iberian.merge import MergeRecipe, RecipeError, validate_recipe
-
-
-def _fail(arg_string: str, *fragments: str) -> str:
-    """Through lm-eval's own entry point, as `lm_eval --model merged --model_args ...` does."""
-    from lm_eval.api.registry import get_model
-
-    with pytest.raises(RecipeError) as err:
-        get_model("merged").create_from_arg_string(arg_string, {"device": "cpu"})
-    message = str(err.value)
-    for fragment in fragments:
-        assert fragment in message, (fragment, message)
-    return message
+from tests.merge._helpers import fail_model_args as _fail
 
 
 @pytest.fixture(scope="module")
