@@ -138,7 +138,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     }
     if args.backend == "vllm":
         hflm = {k: v for k, v in {"max_model_len": args.max_length, "dtype": args.dtype}.items() if v is not None}
-        hflm.update(dict(item.split("=", 1) for item in _split_csv(args.vllm_args) or []))
+        from lm_eval.utils import simple_parse_args_string  # typed values, as lm-eval's own --model_args
+
+        hflm.update(simple_parse_args_string(args.vllm_args or ""))
     rows = run_sweep(recipe, args.param, values, _split_csv(args.tasks) or [], args.output, device=args.device,
                      dtype=args.dtype, hflm_args=hflm, eval_args={k: v for k, v in eval_args.items() if v is not None},
                      backend=args.backend)
