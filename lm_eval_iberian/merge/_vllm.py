@@ -40,16 +40,21 @@ def _untied(plan: Any) -> dict[str, str]:
 
     vLLM's in-place reload does not carry a tied lm_head along (measured on the CPU backend: the
     lm_head kept its dummy values, every token scored -log(vocab)), so a tied merge is served
-    untied, the embedding matrix sent twice. The pairs are transformers' own (``_tied_weights_keys``).
+    untied, the embedding matrix sent twice. The names come from transformers' own model (built on
+    the meta device: no memory), its input and output embedding modules.
     """
-    import transformers
+    import torch
+    from transformers import AutoModelForCausalLM
 
-    names = set(plan.names)
-    architecture = (getattr(plan.out_config, "architectures", None) or [""])[0]
-    keys = getattr(getattr(transformers, architecture, None), "_tied_weights_keys", None)
-    if not isinstance(keys, dict):
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(plan.out_config)
+    module_names = {module: name for name, module in model.named_modules()}
+    output, input_ = model.get_output_embeddings(), model.get_input_embeddings()
+    if output is None or input_ is None:
         return {}
-    return {target: source for target, source in keys.items() if target not in names and source in names}
+    target, source = f"{module_names[output]}.weight", f"{module_names[input_]}.weight"
+    names = set(plan.names)
+    return {target: source} if target not in names and source in names else {}
 
 
 def _write_folder(plan: Any, out_dir: str | Path) -> Path:
@@ -75,11 +80,13 @@ class MergeWorkerExtension:
     process boundaries.
     """
 
-    def load_merged_weights(self, recipe: dict[str, Any], seed: int | None, dtype: str | None) -> int:
+    def load_merged_weights(
+        self, recipe: dict[str, Any], seed: int | None, dtype: str | None, tokenizer: str | None = None
+    ) -> int:
         """Merge ``recipe`` on this worker's device into the running model; returns the tensors loaded."""
         from lm_eval_iberian.merge._stream import stream_merged_tensors
 
-        plan = _engine_plan(MergeRecipe.from_mergekit_dict(recipe, seed=seed))
+        plan = _engine_plan(MergeRecipe.from_mergekit_dict(recipe, seed=seed), tokenizer)
         copies = _untied(plan)
         fed, done = 0, False
 
@@ -106,8 +113,8 @@ def _vllm_base() -> type:
         from lm_eval.models.vllm_causallms import VLLM
     except ImportError as exc:
         raise ImportError(
-            "--model merged_vllm needs vLLM on a GPU node: pip install 'lm-eval-iberian[vllm]' "
-            f"(or use --model merged, the Hugging Face backend) [{exc}]"
+            "--model merged_vllm needs vLLM: pip install 'lm-eval-iberian[vllm]' (without a GPU: make vllm-env, "
+            f"vLLM's CPU build in .venv-vllm), or use --model merged, the Hugging Face backend [{exc}]"
         ) from exc
     return VLLM
 
@@ -166,7 +173,8 @@ def _make_class() -> type:
             from lm_eval_iberian.merge._model import merge_info
 
             t0 = time.perf_counter()
-            counts = self.model.collective_rpc("load_merged_weights", args=(recipe.to_dict(), recipe.seed, self._merge_dtype))
+            args = (recipe.to_dict(), recipe.seed, self._merge_dtype, self._tokenizer)
+            counts = self.model.collective_rpc("load_merged_weights", args=args)
             if not counts or not counts[0] or len(set(counts)) != 1:
                 raise RuntimeError(f"vLLM workers loaded {counts} merged tensors (one count per worker)")
             # Cached prompt KV blocks were computed with the previous weights.
@@ -183,6 +191,9 @@ def _make_class() -> type:
                 "merge_backend": "vllm",
             }
             info.update(self.merge_info)
+            import vllm
+
+            info["merge_versions"] = {**info["merge_versions"], "vllm": vllm.__version__}
             return info
 
     return MergedVLLM
