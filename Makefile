@@ -4,8 +4,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # torch first, pinned to the CPU wheel: a plain `torch` requirement pulls a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
+# Second venv for the vLLM tests (tests/vllm): vLLM's CPU build pins transformers<5.20 (scripts/build_vllm_env.sh).
+VLLM_VENV ?= .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean vllm-env test-vllm
 
 $(STAMP): setup.cfg setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,17 +19,27 @@ $(STAMP): setup.cfg setup.py
 
 install: $(STAMP)
 
+$(VLLM_STAMP): setup.cfg setup.py scripts/build_vllm_env.sh
+	bash scripts/build_vllm_env.sh $(VLLM_VENV)
+	touch $(VLLM_STAMP)
+
+vllm-env: $(VLLM_STAMP)
+
+test-vllm: $(VLLM_STAMP)
+	$(VLLM_VENV)/bin/python -m pytest tests/vllm
+
 demo: $(STAMP)
 	$(VENV)/bin/lm-eval-iberian demo --out demo_out
 
 # pytest runs inside a single-node Slurm cluster (.ci/slurm-cluster: started before, stopped after, even on failure;
-# where it cannot start, the tests that need it skip with the reason).
-test: $(STAMP)
+# where it cannot start, the tests that need it skip with the reason); then the vLLM tests in their own venv.
+test: $(STAMP) $(VLLM_STAMP)
 	$(VENV)/bin/ruff check .
 	bash .ci/slurm-cluster run -- $(VENV)/bin/python -m pytest
+	$(VLLM_VENV)/bin/python -m pytest tests/vllm
 
 bench: $(STAMP)
 	$(PY) bench/startup.py
 
 clean:
-	rm -rf $(VENV) demo_out build *.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) demo_out build *.egg-info

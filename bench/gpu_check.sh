@@ -85,26 +85,13 @@ a, b = _losses(runs["straight"]), _losses(runs["killed"])
 print(json.dumps({"cpt_fsdp_gpus": gpus, "cpt_fsdp_launch": marker["launch"], "cpt_fsdp_resumed": resumed,
                   "cpt_fsdp_resume_losses_identical": a == b, "cpt_fsdp_max_loss_diff": max(abs(a[k] - b[k]) for k in a)}))
 PY
-# vLLM merged backend (needs the [vllm] extra): HF vs vLLM greedy generations of the same merge agree, and
-# multiple-choice loglikelihoods agree; merge+load time into the engine.
+# vLLM merged backend (needs the [vllm] extra): the CPU CI's vLLM tests, same code path, here on the GPU (float32
+# tiny models: merged_vllm vs merged on lm-eval tasks, sweep vs fresh engines, re-merge walk with prefix cache, TP 2
+# when 2 GPUs are visible); then the injection candidates at real size in bf16 (re-merge s/point vs mergekit +
+# fresh engine, logprob error vs that engine, bytes written; bench/vllm_reload.py).
 if python -c "import vllm" 2>/dev/null; then
-  python -m pytest -q -p no:cacheprovider tests/merge/test_vllm.py -k vllm_greedy
-  python - <<'PY'
-import json, tempfile, time
-import lm_eval
-from lm_eval_iberian import tasks_path
-from lm_eval_iberian.testing import build_tiny_model, build_tiny_tokenizer
-tmp = tempfile.mkdtemp(); tok = build_tiny_tokenizer()
-p = {r: build_tiny_model(f"{tmp}/{r}", "qwen3", seed=s, tokenizer=tok, hidden_size=256) for s, r in enumerate(("base", "instruct", "expert"))}
-inline = f"method=task_arithmetic,base={p['base']},models={p['expert']}@1.0+{p['instruct']}@1.0,dtype=float32,seed=0"
-kw = dict(tasks=["iberian_eus_trivia"], limit=8, bootstrap_iters=0, log_samples=True, task_manager=lm_eval.tasks.TaskManager(include_path=tasks_path()))
-hf = lm_eval.simple_evaluate(model="merged", model_args=inline + ",batch_size=8", **kw)
-t0 = time.perf_counter()
-vl = lm_eval.simple_evaluate(model="merged_vllm", model_args=inline + ",gpu_memory_utilization=0.3,max_model_len=2048", **kw)
-ll = lambda out: [r[0][0] for s in sorted(out["samples"]["iberian_eus_trivia"], key=lambda s: s["doc_id"]) for r in s["resps"]]
-diff = max(abs(a - b) for a, b in zip(ll(hf), ll(vl)))
-print(json.dumps({"vllm_vs_hf_max_loglikelihood_diff": diff, "vllm_engine_merge_and_eval_s": round(time.perf_counter() - t0, 1)}))
-PY
+  python -m pytest -q -p no:cacheprovider tests/vllm
+  python bench/vllm_reload.py --dtype bfloat16 --hidden 2048 --layers 16 --work "${BENCH_WORK:-/tmp/bench_vllm}"
 else
   echo "gpu_check: vLLM not installed; skipping the merged_vllm check (pip install '.[vllm]')"
 fi

@@ -235,11 +235,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     }
     if args.backend == "vllm":
         hflm = {k: v for k, v in {"max_model_len": args.max_length, "dtype": args.dtype}.items() if v is not None}
+        from lm_eval.utils import simple_parse_args_string  # typed values, as lm-eval's own --model_args
+
         for item in _split_csv(args.vllm_args) or []:
-            key, sep, value = item.partition("=")
+            key, sep, _ = item.partition("=")
             if not sep or not key.strip():
                 raise UsageError(f"--vllm_args: {item!r} is not key=value; write e.g. tensor_parallel_size=2,gpu_memory_utilization=0.8")
-            hflm[key.strip()] = value
+        hflm.update(simple_parse_args_string(args.vllm_args or ""))
     elif args.vllm_args:
         raise UsageError("--vllm_args applies to --backend vllm only; drop it or add --backend vllm")
     rows = run_sweep(recipe, args.param, args.values, tasks, output, device=args.device,

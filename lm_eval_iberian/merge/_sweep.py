@@ -222,12 +222,11 @@ def run_sweep(
     if backend == "vllm":
         from lm_eval_iberian.merge import _vllm
 
+        vllm_args = {"dtype": dtype, **(hflm_args or {})} if dtype else dict(hflm_args or {})
         for point in todo:
             t0 = time.perf_counter()
-            if lm is None:
-                recipe_file = out / "recipe-first-point.yml"
-                recipe_file.write_text(point.recipe.to_yaml())
-                lm = _vllm.MergedVLLM(recipe=str(recipe_file), seed=point.recipe.seed, **(hflm_args or {}))
+            if lm is None:  # the engine starts once; every worker merges on its own device
+                lm = _vllm.MergedVLLM.from_recipe(point.recipe, **vllm_args)
             else:
                 lm.reload(point.recipe)
             log(f"sweep: {point.name}: merged into the vLLM engine in {time.perf_counter() - t0:.2f} s")

@@ -1,61 +1,112 @@
-"""``--model merged_vllm``: lm-eval's vLLM backend on a merge computed straight into the engine.
+"""``--model merged_vllm``: lm-eval's vLLM backend on a merge computed inside the engine's workers.
 
-vLLM takes a model folder, so the merged model's *config* and tokenizer (no
-weights) are written to a temporary folder and the engine starts with
-``load_format="dummy"`` (random weights, nothing read). Then every vLLM worker
-runs :class:`LoadMergedWeights` through ``LLM.apply_model``: it plans the merge
-with mergekit and streams the merged tensors on its own GPU into
-``model.load_weights``, which shards them for tensor parallelism. No merged
-checkpoint is written. ``reload(recipe)`` re-merges into the running engine
-(sweeps).
+vLLM builds an engine from a model folder, so the merged model's *config* and tokenizer (no
+weights) are written to a temporary folder and the engine starts with ``load_format="dummy"``
+(random weights, nothing read) and :class:`MergeWorkerExtension` mixed into its workers
+(vLLM's ``worker_extension_cls``). Then ``collective_rpc("load_merged_weights", recipe)`` makes
+every worker plan the merge with mergekit and stream the merged tensors, computed on the
+worker's own device, into vLLM's in-place reload (``Worker.reload_weights(weights_iterator=)``):
+vLLM shards them for tensor parallelism and re-processes them into its kernels' layout (the CPU
+backend repacks linear weights, which is why ``model.load_weights`` alone fails there). The
+prefix cache is reset afterwards. No merged checkpoint is written. ``reload(recipe)`` re-merges
+into the running engine (sweeps).
 """
 
-import os
+import shutil
 import tempfile
+import time
+import weakref
 from pathlib import Path
 from typing import Any
 
 from lm_eval_iberian.merge._errors import RecipeError
 from lm_eval_iberian.merge._recipe import MergeRecipe
+from lm_eval_iberian.merge._record import CONFIG_KEY
 
 # MergedVLLM is created on first access (module __getattr__), so lm-eval without vLLM can import this module.
-__all__ = ["LoadMergedWeights", "write_engine_folder"]
+__all__ = ["MergeWorkerExtension", "write_engine_folder"]
+
+_EXTENSION = "lm_eval_iberian.merge._vllm.MergeWorkerExtension"
+
+
+def _engine_plan(recipe: MergeRecipe, tokenizer: str | None = None):
+    from lm_eval_iberian.merge._stream import plan_merge
+    from lm_eval_iberian.merge._validate import validate_recipe
+
+    return plan_merge(validate_recipe(recipe, tokenizer=tokenizer))
+
+
+def _untied(plan: Any) -> dict[str, str]:
+    """Tied output weights the engine gets as tensors of their own: ``{"lm_head.weight": "model.embed_tokens.weight"}``.
+
+    vLLM's in-place reload does not carry a tied lm_head along (measured on the CPU backend: the
+    lm_head kept its dummy values, every token scored -log(vocab)), so a tied merge is served
+    untied, the embedding matrix sent twice. The names come from transformers' own model (built on
+    the meta device: no memory), its input and output embedding modules.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(plan.out_config)
+    module_names = {module: name for name, module in model.named_modules()}
+    output, input_ = model.get_output_embeddings(), model.get_input_embeddings()
+    if output is None or input_ is None:
+        return {}
+    target, source = f"{module_names[output]}.weight", f"{module_names[input_]}.weight"
+    names = set(plan.names)
+    return {target: source} if target not in names and source in names else {}
+
+
+def _write_folder(plan: Any, out_dir: str | Path) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config = plan.out_config
+    # An lm_head in the plan means untied (as build_merged_model); a tied merge is served untied (see _untied).
+    config.tie_word_embeddings = "lm_head.weight" not in set(plan.names) and not _untied(plan)
+    config.save_pretrained(out)
+    plan.resolved.tokenizer.save_pretrained(out)
+    return out
 
 
 def write_engine_folder(recipe: MergeRecipe, out_dir: str | Path, tokenizer: str | None = None) -> Path:
     """Config and tokenizer of the merged model, no weights: what vLLM needs to build a dummy engine."""
-    from lm_eval_iberian.merge._stream import plan_merge
-    from lm_eval_iberian.merge._validate import validate_recipe
-
-    resolved = validate_recipe(recipe, tokenizer=tokenizer)
-    plan = plan_merge(resolved)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    config = plan.out_config
-    names = set(plan.names)
-    # As build_merged_model: an lm_head in the plan means untied, none means tied (else vLLM's
-    # dummy lm_head would stay random).
-    config.tie_word_embeddings = "lm_head.weight" not in names
-    config.save_pretrained(out)
-    resolved.tokenizer.save_pretrained(out)
-    return out
+    return _write_folder(_engine_plan(recipe, tokenizer), out_dir)
 
 
-class LoadMergedWeights:
-    """Runs inside each vLLM worker: merge with mergekit on the worker's device, feed ``load_weights``."""
+class MergeWorkerExtension:
+    """Mixed into every vLLM worker (``worker_extension_cls``); called through ``collective_rpc``.
 
-    def __init__(self, recipe: dict[str, Any], seed: int | None, dtype: str | None):
-        self.recipe, self.seed, self.dtype = recipe, seed, dtype
+    Arguments travel as plain data (the recipe as a dict), so no pickled callables cross
+    process boundaries.
+    """
 
-    def __call__(self, model: Any) -> int:
-        from lm_eval_iberian.merge._stream import plan_merge, stream_merged_tensors
-        from lm_eval_iberian.merge._validate import validate_recipe
+    def load_merged_weights(
+        self, recipe: dict[str, Any], seed: int | None, dtype: str | None, tokenizer: str | None = None
+    ) -> int:
+        """Merge ``recipe`` on this worker's device into the running model; returns the tensors loaded."""
+        from lm_eval_iberian.merge._stream import stream_merged_tensors
 
-        recipe = MergeRecipe.from_mergekit_dict(self.recipe, seed=self.seed)
-        plan = plan_merge(validate_recipe(recipe))
-        device = next(model.parameters()).device
-        loaded = model.load_weights(stream_merged_tensors(plan, device, self.dtype, progress=False))
-        return len(loaded) if loaded is not None else len(plan.names)
+        plan = _engine_plan(MergeRecipe.from_mergekit_dict(recipe, seed=seed), tokenizer)
+        copies = _untied(plan)
+        fed, done = 0, False
+
+        def tensors():
+            nonlocal fed, done
+            for name, tensor in stream_merged_tensors(plan, self.device, dtype, progress=False):
+                fed += 1
+                yield name, tensor
+                for target in (t for t, source in copies.items() if source == name):
+                    fed += 1
+                    yield target, tensor
+            done = True
+
+        # vLLM's public in-place reload: checkpoint-format tensors in, its own sharding and
+        # post-load processing (repacking, quantisation) applied layer by layer.
+        self.reload_weights(weights_iterator=tensors(), is_checkpoint_format=True)
+        if not done:
+            raise RuntimeError(f"vLLM stopped reading the merged tensors after {fed}")
+        return fed
 
 
 def _vllm_base() -> type:
@@ -63,8 +114,8 @@ def _vllm_base() -> type:
         from lm_eval.models.vllm_causallms import VLLM
     except ImportError as exc:
         raise ImportError(
-            "--model merged_vllm needs vLLM on a GPU node: pip install 'lm-eval-iberian[vllm]' "
-            f"(or use --model merged, the Hugging Face backend) [{exc}]"
+            "--model merged_vllm needs vLLM: pip install 'lm-eval-iberian[vllm]' (without a GPU: make vllm-env, "
+            f"vLLM's CPU build in .venv-vllm), or use --model merged, the Hugging Face backend [{exc}]"
         ) from exc
     return VLLM
 
@@ -83,35 +134,69 @@ def _make_class() -> type:
         def __init__(self, **kwargs: Any) -> None:
             from lm_eval_iberian.merge._lm import recipe_from_model_args
 
-            os.environ.setdefault("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")  # apply_model ships a callable
-            if int(kwargs.get("data_parallel_size", 1)) > 1:
+            recipe, _own, vllm_args = recipe_from_model_args(kwargs, backend=VLLM)
+            self._start(recipe, vllm_args)
+
+        @classmethod
+        def from_recipe(cls, recipe: MergeRecipe, **vllm_args: Any) -> "MergedVLLM":
+            """An engine for an already parsed recipe (sweeps); ``vllm_args`` as lm-eval's VLLM takes them."""
+            self = cls.__new__(cls)
+            self._start(recipe, dict(vllm_args))
+            return self
+
+        def _start(self, recipe: MergeRecipe, vllm_args: dict[str, Any]) -> None:
+            if int(vllm_args.get("data_parallel_size", 1)) > 1:
                 raise RecipeError("merged_vllm supports tensor_parallel_size, not data_parallel_size (one engine is merged into)")
-            recipe, own, vllm_args = recipe_from_model_args(kwargs, backend=VLLM)
+            for key in ("load_format", "worker_extension_cls", "pretrained"):
+                if key in vllm_args:
+                    raise RecipeError(f"{key} is set by merged_vllm itself (the weights come from the recipe); remove {key}=")
+            # Everything that can fail on the recipe fails here, before the engine starts.
+            self._tokenizer = vllm_args.pop("tokenizer", None)
+            plan = _engine_plan(recipe, self._tokenizer)
             self._engine_dir = tempfile.mkdtemp(prefix="merged_vllm_")
-            write_engine_folder(recipe, self._engine_dir, tokenizer=vllm_args.pop("tokenizer", None))
-            self._merge_dtype = vllm_args.get("dtype") if vllm_args.get("dtype") not in (None, "auto") else None
-            super().__init__(pretrained=self._engine_dir, load_format="dummy", **vllm_args)
-            self.reload(recipe)
+            weakref.finalize(self, shutil.rmtree, self._engine_dir, True)  # config + tokenizer only
+            _write_folder(plan, self._engine_dir)
+            self._names = set(plan.names)
+            dtype = vllm_args.get("dtype")
+            self._merge_dtype = dtype if dtype not in (None, "auto") else None
+            # The engine's settings as the run record keeps them (JSON values only).
+            self._settings = {k: v for k, v in vllm_args.items() if isinstance(v, str | int | float | bool) or v is None}
+            super().__init__(pretrained=self._engine_dir, load_format="dummy", worker_extension_cls=_EXTENSION, **vllm_args)
+            self._load(recipe, plan)
 
         def reload(self, recipe: MergeRecipe) -> None:
-            """Merge ``recipe`` (same architecture) into the running engine's weights."""
-            import time
+            """Merge ``recipe`` (same inputs' architecture) into the running engine's weights."""
+            plan = _engine_plan(recipe, self._tokenizer)
+            if set(plan.names) != self._names:
+                raise RecipeError("this recipe changes the model's layout (tensor names); an engine re-merges "
+                                  "recipes of the same architecture only")
+            self._load(recipe, plan)
+
+        @classmethod
+        def create_from_arg_obj(cls, arg_dict: dict[str, Any], additional_config: dict[str, Any] | None = None):
+            """As ``MergedLM``: lm-eval's CLI names the results folder from ``pretrained=`` in this dict."""
+            lm = super().create_from_arg_obj(arg_dict, additional_config)
+            if isinstance(arg_dict, dict) and "pretrained" not in arg_dict:
+                arg_dict["pretrained"] = lm.merge_record.model_name
+            return lm
+
+        def _load(self, recipe: MergeRecipe, plan: Any) -> None:
+            from lm_eval_iberian.merge._model import merge_record
 
             t0 = time.perf_counter()
-            counts = self.model.apply_model(LoadMergedWeights(recipe.to_dict(), recipe.seed, self._merge_dtype))
-            if not counts or not all(counts):
-                raise RuntimeError(f"vLLM workers loaded no merged weights (per worker: {counts})")
+            args = (recipe.to_dict(), recipe.seed, self._merge_dtype, self._tokenizer)
+            counts = self.model.collective_rpc("load_merged_weights", args=args)
+            if not counts or not counts[0] or len(set(counts)) != 1:
+                raise RuntimeError(f"vLLM workers loaded {counts} merged tensors (one count per worker)")
             # Cached prompt KV blocks were computed with the previous weights.
             if not self.model.reset_prefix_cache():
                 raise RuntimeError("vLLM could not reset its prefix cache after the weights changed")
-            self.merge_recipe = recipe
             self.merge_seconds = time.perf_counter() - t0
+            self.merge_recipe = recipe
+            self.merge_record = merge_record(plan, "vllm", self._settings, self.merge_seconds, extra_versions=("vllm",))
 
         def get_model_info(self) -> dict:
-            recipe = self.merge_recipe
-            return {"model_name": f"merged_vllm:{recipe.method}:{recipe.content_hash()[:12]}", "merge_recipe": recipe.to_dict(),
-                    "merge_recipe_sha256": recipe.content_hash(), "merge_seed": recipe.seed,
-                    "merge_seconds": round(self.merge_seconds, 2)}
+            return {"model_name": self.merge_record.model_name, CONFIG_KEY: self.merge_record.model_dump(mode="json")}
 
     return MergedVLLM
 

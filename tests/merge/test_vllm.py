@@ -1,12 +1,12 @@
-"""--model merged_vllm: the parts that run without vLLM here, and the real engine where vLLM and CUDA exist."""
+"""--model merged_vllm: the parts that need no vLLM (the engine itself is tested in tests/vllm, in .venv-vllm)."""
 
 import importlib.util
 
 import pytest
 import torch
 
-from lm_eval_iberian.merge import MergeRecipe, merge_model
-from lm_eval_iberian.merge._vllm import LoadMergedWeights, write_engine_folder
+from lm_eval_iberian.merge import MergeRecipe, RecipeError, merge_model
+from lm_eval_iberian.merge._vllm import MergeWorkerExtension, write_engine_folder
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 
@@ -15,7 +15,7 @@ def _recipe(fam):
     return MergeRecipe.from_mergekit_dict({
         "merge_method": "task_arithmetic", "dtype": "float32", "base_model": str(fam["base"]),
         "models": [{"model": str(fam["expert"]), "parameters": {"weight": 1.0}}, {"model": str(fam["instruct"]), "parameters": {"weight": 1.0}}],
-    }, seed=0)
+    }, seed=0)  # fmt: skip
 
 
 @pytest.mark.parametrize("family", ["llama", "qwen3"])
@@ -24,36 +24,45 @@ def test_engine_folder_has_config_and_tokenizer_but_no_weights(tiny_families, tm
 
     out = write_engine_folder(_recipe(tiny_families[family]), tmp_path / "engine")
     config = AutoConfig.from_pretrained(out)
-    assert config.model_type == family and config.tie_word_embeddings == (family == "qwen3")
+    # Served untied even for a tied merge: vLLM's in-place reload leaves a tied lm_head at its dummy values.
+    assert config.model_type == family and config.tie_word_embeddings is False
     assert AutoTokenizer.from_pretrained(out).chat_template
     assert not list(out.glob("*.safetensors")) and not list(out.glob("*.bin"))
 
 
-class _FakeVllmModel:
-    """What LoadMergedWeights needs from a vLLM model: parameters() for the device, load_weights(iterable)."""
+class _FakeWorker(MergeWorkerExtension):
+    """What the extension uses of a vLLM worker: ``device`` and ``reload_weights(weights_iterator=...)``."""
 
-    def __init__(self):
+    device = torch.device("cpu")
+
+    def __init__(self, read_all: bool = True):
         self.loaded: dict[str, torch.Tensor] = {}
-        self._p = torch.nn.Parameter(torch.zeros(1))
+        self.read_all = read_all
 
-    def parameters(self):
-        yield self._p
-
-    def load_weights(self, weights):
-        for name, tensor in weights:
+    def reload_weights(self, weights_iterator, is_checkpoint_format=True):
+        assert is_checkpoint_format
+        for name, tensor in weights_iterator:
             self.loaded[name] = tensor
-        return set(self.loaded)
+            if not self.read_all:
+                return
 
 
-def test_worker_side_loader_streams_exactly_the_merged_tensors(tiny_families):
-    recipe = _recipe(tiny_families["llama"])
-    fake = _FakeVllmModel()
-    count = LoadMergedWeights(recipe.to_dict(), recipe.seed, None)(fake)
+@pytest.mark.parametrize("family", ["llama", "qwen3"])
+def test_worker_extension_streams_exactly_the_merged_tensors(tiny_families, family):
+    recipe = _recipe(tiny_families[family])
+    worker = _FakeWorker()
+    count = worker.load_merged_weights(recipe.to_dict(), recipe.seed, None)
     expected, _ = merge_model(recipe, device="cpu", verbose=False)
-    state = expected.state_dict()
-    assert count == len(fake.loaded) == len(state)
-    for name, tensor in fake.loaded.items():
+    state = expected.state_dict()  # a tied model lists lm_head.weight too: the engine gets it as its own tensor
+    assert count == len(worker.loaded) == len(state)
+    for name, tensor in worker.loaded.items():
         assert torch.equal(tensor, state[name]), name
+
+
+def test_worker_extension_fails_when_the_engine_stops_reading(tiny_families):
+    recipe = _recipe(tiny_families["llama"])
+    with pytest.raises(RuntimeError, match="stopped reading the merged tensors after 1"):
+        _FakeWorker(read_all=False).load_merged_weights(recipe.to_dict(), recipe.seed, None)
 
 
 @pytest.mark.skipif(HAS_VLLM, reason="checks the message shown when vLLM is missing")
@@ -64,18 +73,20 @@ def test_without_vllm_the_error_names_the_extra():
         get_model("merged_vllm")
 
 
-@pytest.mark.skipif(not (HAS_VLLM and torch.cuda.is_available()), reason="needs vLLM and a CUDA GPU (bench/gpu_check.sh)")
-def test_vllm_greedy_matches_hf_merged(tiny_families):  # pragma: no cover - GPU only
-    import lm_eval
+def test_bad_recipe_fails_before_any_engine(tiny_families, monkeypatch):
+    """RecipeError from the model arguments, before lm-eval's VLLM (and so vLLM's engine) is constructed."""
+    from lm_eval_iberian.merge import _vllm
 
-    from lm_eval_iberian import tasks_path
+    class Engine:  # stands in for lm-eval's VLLM: reaching it would mean the engine starts
+        def __init__(self, **kwargs):
+            raise AssertionError("the engine was started")
 
-    fam = tiny_families["qwen3"]
-    inline = f"method=task_arithmetic,base={fam['base']},models={fam['expert']}@1.0+{fam['instruct']}@1.0,dtype=float32,seed=0"
-    common = dict(tasks=["iberian_ifeval_eu"], limit=4, gen_kwargs="max_gen_toks=16", bootstrap_iters=0, log_samples=True,
-                  task_manager=lm_eval.tasks.TaskManager(include_path=tasks_path()))
-    hf = lm_eval.simple_evaluate(model="merged", model_args=inline + ",batch_size=4", **common)
-    vl = lm_eval.simple_evaluate(model="merged_vllm", model_args=inline + ",gpu_memory_utilization=0.3,max_model_len=1024", **common)
-    a = sorted(hf["samples"]["iberian_ifeval_eu"], key=lambda s: s["doc_id"])
-    b = sorted(vl["samples"]["iberian_ifeval_eu"], key=lambda s: s["doc_id"])
-    assert [s["resps"] for s in a] == [s["resps"] for s in b]
+    monkeypatch.setattr(_vllm, "_vllm_base", lambda: Engine)
+    cls = _vllm._make_class()
+    fam = tiny_families["llama"]
+    with pytest.raises(RecipeError, match="no such folder"):
+        cls(method="linear", models=f"{fam['expert']}@1+/nonexistent/model@1")
+    with pytest.raises(RecipeError, match="load_format is set by merged_vllm"):
+        cls(method="linear", models=f"{fam['expert']}@1+{fam['instruct']}@1", load_format="auto")
+    with pytest.raises(RecipeError, match="not data_parallel_size"):
+        cls(method="linear", models=f"{fam['expert']}@1+{fam['instruct']}@1", data_parallel_size=2)
