@@ -166,3 +166,9 @@ def test_the_top_level_help_lists_every_command():
 def test_mirror_folder_options_are_not_shown_as_required(flag):
     text = build_parser().format_help() + "".join(p.format_help() for _, p in _subparsers(build_parser()))
     assert f"[{flag} " in text and "default: $IBERIAN_DATA_DIR" in text
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("vllm") is not None, reason="checks the message without vLLM")
+def test_sweep_on_vllm_without_vllm_is_one_line(cli_error, recipe_file, tmp_path):
+    cli_error(_sweep(recipe_file, tmp_path / "out", "--backend", "vllm", "--limit", "1"), "needs vLLM",
+              "pip install 'lm-eval-iberian[vllm]'", "make vllm-env", inputs=[recipe_file], outputs=[tmp_path / "out"])

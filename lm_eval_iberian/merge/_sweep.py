@@ -213,6 +213,10 @@ def run_sweep(
     resolved_first = validate_recipe(points[0].recipe)
     out = check_output(output_dir, {f"input model {ref}": m.path for ref, m in resolved_first.inputs.items()}, "output_dir")
     check_writable(out, "output_dir")
+    if backend == "vllm":
+        from lm_eval_iberian.merge import _vllm
+
+        engine_class = _vllm.MergedVLLM  # vLLM missing: one error now, before anything is written
     out.mkdir(parents=True, exist_ok=True)
     todo = [p for p in points if not _done(out, p)]
     for p in points:
@@ -220,13 +224,11 @@ def run_sweep(
             log(f"sweep: {p.name} already evaluated, skipped")
     lm = None
     if backend == "vllm":
-        from lm_eval_iberian.merge import _vllm
-
         vllm_args = {"dtype": dtype, **(hflm_args or {})} if dtype else dict(hflm_args or {})
         for point in todo:
             t0 = time.perf_counter()
             if lm is None:  # the engine starts once; every worker merges on its own device
-                lm = _vllm.MergedVLLM.from_recipe(point.recipe, **vllm_args)
+                lm = engine_class.from_recipe(point.recipe, **vllm_args)
             else:
                 lm.reload(point.recipe)
             log(f"sweep: {point.name}: merged into the vLLM engine in {time.perf_counter() - t0:.2f} s")

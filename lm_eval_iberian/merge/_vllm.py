@@ -19,6 +19,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from lm_eval_iberian._errors import UserError
 from lm_eval_iberian.merge._errors import RecipeError
 from lm_eval_iberian.merge._recipe import MergeRecipe
 from lm_eval_iberian.merge._record import CONFIG_KEY
@@ -109,11 +110,15 @@ class MergeWorkerExtension:
         return fed
 
 
+class VLLMMissing(UserError, ImportError):
+    """vLLM is not installed where ``merged_vllm`` was asked for; the message says how to get it."""
+
+
 def _vllm_base() -> type:
     try:
         from lm_eval.models.vllm_causallms import VLLM
     except ImportError as exc:
-        raise ImportError(
+        raise VLLMMissing(
             "--model merged_vllm needs vLLM: pip install 'lm-eval-iberian[vllm]' (without a GPU: make vllm-env, "
             f"vLLM's CPU build in .venv-vllm), or use --model merged, the Hugging Face backend [{exc}]"
         ) from exc
