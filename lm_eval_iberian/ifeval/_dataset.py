@@ -48,7 +48,8 @@ def load_ifeval_dataset(**kwargs: Any) -> datasets.DatasetDict:
                     "instruction_id_list": r.instruction_id_list,
                     "kwargs": json.dumps(r.kwargs, ensure_ascii=False),
                     "iberian_lang": r.lang,
-                    "case_language": r.case_language,
+                    "answer_language": r.answer_language,
+                    "quote_marks": r.quote_marks,
                     "errata": r.errata,
                     "applied_errata": r.applied_errata,
                 }
