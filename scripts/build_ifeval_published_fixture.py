@@ -127,10 +127,15 @@ instruction is response_language (nothing scored) are dropped, as are the rows a
 How the pages were chosen: across seeds and systems (Llama-3.1-8B instruct, language
 experts, merges; Qwen3-8B), at offsets spread over the prompt order and weighted towards
 the stretches densest in the instructions where the two scorings differ (postscript,
-first words, change_case, sections, constrained answers, end phrases); pages whose long
-repetitive responses could not be copied exactly were left out. Every page's decoded text
-was checked to be exactly 16,000 characters (or the file's remaining length). The authors
-published no Galician verdicts, so there is no gl fixture.
+first words, change_case, sections, constrained answers, end phrases), mostly as runs of
+contiguous pages; pages whose long repetitive responses could not be copied exactly were
+left out. Every page's decoded text was checked to be exactly 16,000 characters (or the
+file's remaining length), with three exceptions: two pages were saved only up to the end
+of the last row before a long non-Latin-script answer (ca seed2 instruct 830000, eu seed0
+joint-eu 436000; their ranges below end there, and the rows after it were dropped), and in
+one page (eu seed0 instruct 200000, key 1793) a degenerate answer repeats " zuen" and its
+count (248) was fixed by the page length. The authors published no Galician verdicts, so
+there is no gl fixture.
 
 The responses are the outputs of the models the paper evaluates; they are test data only
 and the package does not ship them.
