@@ -24,7 +24,7 @@ NEUTRAL = {
 
 def oracle(instruction_id: str, kwargs: dict, record, english_prompt: str) -> str | None:
     """An answer that follows ``instruction_id`` as the (corrected) record asks."""
-    base = english_prompt if record.case_language == "en" else record.prompt
+    base = english_prompt if record.answer_language == "en" else record.prompt
     match instruction_id:
         case "change_case:english_capital":
             return base.upper()
@@ -54,7 +54,7 @@ def main() -> None:
         touched = corrected_ok = published_ok = 0
         for key, record in corrected.items():
             for index, (instruction_id, kwargs) in enumerate(zip(record.instruction_id_list, record.kwargs, strict=True)):
-                affected = record.applied_errata or record.case_language != lang or instruction_id == "change_case:english_lowercase"
+                affected = record.applied_errata or record.answer_language != lang or instruction_id == "change_case:english_lowercase"
                 answer = oracle(instruction_id, kwargs, record, english[key]) if affected else None
                 if answer is None:
                     continue

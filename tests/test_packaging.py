@@ -30,7 +30,7 @@ def test_wheel_exposes_only_lm_eval_iberian(tmp_path):
     assert len(yamls) == len(list((ROOT / "tasks").rglob("*.yaml")))
     demo = [n for n in names if n.startswith("lm_eval_iberian/data/demo/")]
     assert "lm_eval_iberian/data/demo/iberian-mirror.json" in demo and len(demo) == 81
-    assert "lm_eval_iberian/ifeval/data/errata.yaml" in names and "lm_eval_iberian/ifeval/data/case_language.yaml" in names
+    assert {f"lm_eval_iberian/ifeval/data/{n}.yaml" for n in ("errata", "answer_language", "quote_marks")} <= set(names)
     entry_points = zipfile.ZipFile(wheel).read(f"{next(iter(dist_info))}/entry_points.txt").decode()
     assert "lm-eval-iberian = lm_eval_iberian.cli:main" in entry_points
     assert "[lm_eval.tasks]" in entry_points and "iberian = lm_eval_iberian.tasks" in entry_points

@@ -13,7 +13,14 @@ The ``iberian_ifeval_*`` lm-eval tasks call the same code through
 """
 
 from lm_eval_iberian.ifeval._dataset import load_ifeval_dataset
-from lm_eval_iberian.ifeval._errata import CaseLanguage, Erratum, load_case_languages, load_errata
+from lm_eval_iberian.ifeval._errata import (
+    AnswerLanguage,
+    Erratum,
+    QuoteMarks,
+    load_answer_languages,
+    load_errata,
+    load_quote_marks,
+)
 from lm_eval_iberian.ifeval._instructions import INSTRUCTION_IDS
 from lm_eval_iberian.ifeval._languages import LANGUAGES, PROFILES, LanguageProfile
 from lm_eval_iberian.ifeval._records import PROTOCOLS, IFEvalDataError, IFEvalRecord, prepare_records
@@ -33,7 +40,8 @@ __all__ = [
     "LANGUAGES",
     "PROFILES",
     "PROTOCOLS",
-    "CaseLanguage",
+    "QuoteMarks",
+    "AnswerLanguage",
     "Erratum",
     "IFEvalDataError",
     "IFEvalRecord",
@@ -45,9 +53,10 @@ __all__ = [
     "count_sentences",
     "count_words",
     "detect_language",
-    "load_case_languages",
+    "load_answer_languages",
     "load_errata",
     "load_ifeval_dataset",
+    "load_quote_marks",
     "prepare_records",
     "process_results",
     "score_record",

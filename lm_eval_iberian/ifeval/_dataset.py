@@ -16,7 +16,7 @@ import datasets
 
 from lm_eval_iberian.data._catalog import CONFIGS_KEY, SOURCE_KEY, SPLITS_KEY, SplitRef
 from lm_eval_iberian.data._loader import read_rows
-from lm_eval_iberian.ifeval._records import prepare_records
+from lm_eval_iberian.ifeval._records import IFEvalDataError, prepare_records
 
 LANG_KEY = "iberian_ifeval_lang"
 PROTOCOL_KEY = "iberian_ifeval_protocol"
@@ -24,11 +24,14 @@ ERRATA_METADATA_KEY = "ifeval_errata"
 
 
 def _flag(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in {"true", "false", "1", "0"}:
-        return value.lower() in {"true", "1"}
-    raise ValueError(f"metadata {name} must be true or false, got {value!r}")
+    """lm-eval metadata booleans through the project's one strict parser (``--metadata '{"ifeval_errata": "no"}'``)."""
+    from lm_eval_iberian._errors import UsageError
+    from lm_eval_iberian._parsing import parse_bool
+
+    try:
+        return parse_bool(value, f"metadata {name}")
+    except UsageError as exc:
+        raise IFEvalDataError(str(exc)) from None
 
 
 def load_ifeval_dataset(**kwargs: Any) -> datasets.DatasetDict:
@@ -48,7 +51,8 @@ def load_ifeval_dataset(**kwargs: Any) -> datasets.DatasetDict:
                     "instruction_id_list": r.instruction_id_list,
                     "kwargs": json.dumps(r.kwargs, ensure_ascii=False),
                     "iberian_lang": r.lang,
-                    "case_language": r.case_language,
+                    "answer_language": r.answer_language,
+                    "quote_marks": r.quote_marks,
                     "errata": r.errata,
                     "applied_errata": r.applied_errata,
                 }

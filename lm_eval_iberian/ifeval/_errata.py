@@ -1,15 +1,17 @@
-"""Documented corrections to the published IFEval translations.
+"""Documented corrections to the published IFEval translations, and per-prompt facts.
 
 ``data/errata.yaml`` lists one :class:`Erratum` per defective kwarg (or
-instruction id); ``data/case_language.yaml`` lists the prompts whose answer
-must be in a language other than the file's for the change_case checks. Both
-are data shipped with the package, read once, and shown in the README.
+instruction id); ``data/answer_language.yaml`` lists the prompts whose answer
+must be in a language other than the file's; ``data/quote_marks.yaml`` lists the
+prompts that ask for double quotes, where «» does not count. All three are data
+shipped with the package, read once, shown in the README, and applied only by
+the corrected scoring (the default).
 """
 
 import functools
 import json
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict
@@ -31,10 +33,17 @@ class Erratum(BaseModel):
     reason: str
 
 
-class CaseLanguage(BaseModel):
+class AnswerLanguage(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     language: str
+    evidence: str
+
+
+class QuoteMarks(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    marks: Literal["double"]
     evidence: str
 
 
@@ -43,21 +52,34 @@ def _read(name: str) -> Any:
     return yaml.safe_load(text)
 
 
+def _check_languages(name: str, langs: set[str]) -> None:
+    bad = sorted(langs - set(LANGUAGES))
+    if bad:
+        raise ValueError(f"{name}: unknown language(s) {bad}; choose from {', '.join(LANGUAGES)}")
+
+
 @functools.lru_cache(maxsize=1)
 def load_errata() -> tuple[Erratum, ...]:
     """Every erratum shipped with the package, in file order."""
     errata = tuple(Erratum.model_validate(e) for e in _read("errata.yaml"))
-    bad = sorted({e.lang for e in errata} - set(LANGUAGES))
-    if bad:
-        raise ValueError(f"errata.yaml: unknown language(s) {bad}; choose from {', '.join(LANGUAGES)}")
+    _check_languages("errata.yaml", {e.lang for e in errata})
     return errata
 
 
 @functools.lru_cache(maxsize=1)
-def load_case_languages() -> dict[str, dict[int, CaseLanguage]]:
-    """``{lang: {key: CaseLanguage}}`` for prompts answered in another language."""
-    raw = _read("case_language.yaml") or {}
-    return {lang: {int(k): CaseLanguage.model_validate(v) for k, v in rows.items()} for lang, rows in raw.items()}
+def load_answer_languages() -> dict[str, dict[int, AnswerLanguage]]:
+    """``{lang: {key: AnswerLanguage}}`` for prompts answered in another language."""
+    raw = _read("answer_language.yaml") or {}
+    _check_languages("answer_language.yaml", set(raw))
+    return {lang: {int(k): AnswerLanguage.model_validate(v) for k, v in rows.items()} for lang, rows in raw.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def load_quote_marks() -> dict[str, dict[int, QuoteMarks]]:
+    """``{lang: {key: QuoteMarks}}`` for prompts that ask for double quotes."""
+    raw = _read("quote_marks.yaml") or {}
+    _check_languages("quote_marks.yaml", set(raw))
+    return {lang: {int(k): QuoteMarks.model_validate(v) for k, v in rows.items()} for lang, rows in raw.items()}
 
 
 def errata_for(lang: str) -> dict[tuple[int, str], list[Erratum]]:
@@ -69,13 +91,20 @@ def errata_for(lang: str) -> dict[tuple[int, str], list[Erratum]]:
 
 
 def _cell(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False) if isinstance(value, list) else str(value)
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, list) or value is None else str(value)
     text = text if len(text) <= 60 else text[:57] + "..."
     return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
 
 
+def _keys_by_value(rows: dict[int, Any], attribute: str) -> dict[str, list[int]]:
+    grouped: dict[str, list[int]] = {}
+    for key, row in rows.items():
+        grouped.setdefault(getattr(row, attribute), []).append(key)
+    return grouped
+
+
 def render_errata_markdown() -> str:
-    """The errata and case-language tables as they appear in the README."""
+    """The errata, answer-language and quote-mark tables as they appear in the README."""
     lines = [
         "| lang | key | instruction | field | published | corrected | why |",
         "|---|---|---|---|---|---|---|",
@@ -85,11 +114,11 @@ def render_errata_markdown() -> str:
             f"| {e.lang} | {e.key} | {e.instruction} | {e.field} | {_cell(e.published)} | {_cell(e.corrected)} | "
             f"{e.reason.replace('|', '/')} |"
         )
-    lines += ["", "| lang | prompts answered in English for change_case (keys) |", "|---|---|"]
-    for lang, rows in load_case_languages().items():
-        by_language: dict[str, list[int]] = {}
-        for key, case in rows.items():
-            by_language.setdefault(case.language, []).append(key)
-        for language, keys in by_language.items():
+    lines += ["", "| lang | prompts whose answer must be in English (keys) |", "|---|---|"]
+    for lang, rows in load_answer_languages().items():
+        for language, keys in _keys_by_value(rows, "language").items():
             lines.append(f"| {lang} → {language} | {len(keys)}: {', '.join(map(str, sorted(keys)))} |")
+    lines += ["", "| lang | startend:quotation prompts that ask for double quotes (keys) |", "|---|---|"]
+    for lang, rows in load_quote_marks().items():
+        lines.append(f"| {lang} | {len(rows)}: {', '.join(map(str, sorted(rows)))} |")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ function. The semantics follow IFEval (Zhou et al., 2023) as lm-eval 0.4.13
 implements them; what is language-specific comes from the
 :class:`~lm_eval_iberian.ifeval._languages.LanguageProfile` in ``ctx``. The
 deliberate differences from lm-eval's English checkers are listed in the README.
+This is the corrected scoring; the authors' published rules are in ``_published``.
 """
 
 import functools
@@ -27,17 +28,32 @@ PositiveInt = Annotated[StrictInt, Field(ge=0)]
 NonEmptyStr = Annotated[StrictStr, Field(min_length=1)]
 
 
+# Quotation marks around a whole answer where a prompt asks for double quotes.
+DOUBLE_QUOTES: tuple[tuple[str, str], ...] = (('"', '"'), ("“", "”"))
+
+
 @dataclass(frozen=True)
 class CheckContext:
-    """What a checker may know besides the response: the language and the record."""
+    """What a checker may know besides the response: the languages and the record."""
 
+    # The profile of the language the answer must be in: sentences, words,
+    # abbreviations, first words, letters and postscripts are read with it.
     profile: LanguageProfile
     prompt: str
-    # The language the response must be written in for the change_case checks:
-    # the record's language unless the prompt asks for another (see errata).
-    case_language: str
-    # Reproduce the authors' published scoring (errata switched off).
-    published: bool = False
+    # The language the answer must be written in (the file's unless the prompt
+    # asks for another; data/answer_language.yaml).
+    answer_language: str
+    # The file's language: the phrases its prompts offer (constrained answers,
+    # section labels) are in it.
+    lang: str = ""
+    # Quotation marks that count around the whole answer.
+    quote_pairs: tuple[tuple[str, str], ...] = ()
+    # Every instruction of the record (two_responses changes how sections count).
+    instruction_ids: tuple[str, ...] = ()
+
+    @property
+    def prompt_profile(self) -> LanguageProfile:
+        return PROFILES[self.lang] if self.lang else self.profile
 
 
 class _Args(BaseModel):
@@ -317,7 +333,7 @@ def _constrained_pattern(option: str) -> re.Pattern[str]:
 @_register("detectable_format:constrained_response")
 def _constrained_response(response: str, args: NoArgs, ctx: CheckContext) -> bool:
     text = _nfc(response.strip())
-    return any(_constrained_pattern(option).search(text) for option in ctx.profile.constrained_responses)
+    return any(_constrained_pattern(option).search(text) for option in ctx.prompt_profile.constrained_responses)
 
 
 class HighlightsArgs(_Args):
@@ -334,15 +350,34 @@ def _highlights(response: str, args: HighlightsArgs, ctx: CheckContext) -> bool:
 class SectionsArgs(_Args):
     section_spliter: NonEmptyStr
     num_sections: PositiveInt
+    # Not IFEval's: an erratum sets "letter" where a prompt names its sections
+    # "A ..., B ..." (eu 3367).
+    section_label: Literal["number", "letter"] = "number"
+
+
+@functools.cache
+def _section_pattern(splitter: str, label: str, number_first: bool) -> re.Pattern[str]:
+    name = re.escape(splitter.strip())
+    mark = r"\d+" if label == "number" else r"(?<!\w)[A-Z](?!\w)"
+    pattern = r"\s?" + name + r"\s?" + mark + r"\s?"
+    if number_first or label == "letter":
+        pattern = r"(?:" + pattern + r"|\s?" + mark + r"\.?\s?" + name + r"\s?)"
+    return re.compile(pattern)
+
+
+def _count_sections(text: str, args: SectionsArgs, ctx: CheckContext) -> int:
+    pattern = _section_pattern(args.section_spliter, args.section_label, ctx.prompt_profile.section_number_first)
+    return len(pattern.split(text)) - 1
 
 
 @_register("detectable_format:multiple_sections", SectionsArgs)
 def _sections(response: str, args: SectionsArgs, ctx: CheckContext) -> bool:
-    splitter = re.escape(args.section_spliter.strip())
-    pattern = r"\s?" + splitter + r"\s?\d+\s?"
-    if ctx.profile.section_number_first:
-        pattern = r"(?:" + pattern + r"|\s?\d+\.?\s?" + splitter + r"\s?)"
-    return len(re.split(pattern, response)) - 1 >= args.num_sections
+    if ctx.lang != "en" and "combination:two_responses" in ctx.instruction_ids:
+        # Two answers, each with its sections (eu 3324: "each version must have 7
+        # sections"): count within each answer. English keeps IFEval's count over both.
+        parts = [p for p in response.split("******") if p.strip()] or [response]
+        return min(_count_sections(p, args, ctx) for p in parts) >= args.num_sections
+    return _count_sections(response, args, ctx) >= args.num_sections
 
 
 @_register("detectable_format:json_format")
@@ -388,21 +423,35 @@ class EndPhraseArgs(_Args):
     end_phrase: NonEmptyStr
 
 
-def _strip_quotes(text: str, profile: LanguageProfile) -> str:
-    marks = "".join(dict.fromkeys(c for pair in profile.quote_pairs for c in pair))
+def _quote_pairs(ctx: CheckContext) -> tuple[tuple[str, str], ...]:
+    return ctx.quote_pairs or ctx.profile.quote_pairs
+
+
+def _strip_quotes(text: str, ctx: CheckContext) -> str:
+    marks = "".join(dict.fromkeys(c for pair in _quote_pairs(ctx) for c in pair))
     return text.strip().strip(marks)
+
+
+# A final period (or ellipsis) of the phrase or of the answer is optional in
+# es/ca/gl/eu: "Termina con la frase «... los anteriores»" is followed whether the
+# answer ends "... los anteriores" or "... los anteriores." (es 1943's kwarg adds
+# the period the prompt leaves out). English keeps IFEval's exact ending.
+_OPTIONAL_FINAL = ".…"
 
 
 @_register("startend:end_checker", EndPhraseArgs)
 def _end_checker(response: str, args: EndPhraseArgs, ctx: CheckContext) -> bool:
-    text = _strip_quotes(_nfc(response), ctx.profile).lower()
-    return text.endswith(_nfc(args.end_phrase).strip().lower())
+    text = _strip_quotes(_nfc(response), ctx).lower()
+    phrase = _nfc(args.end_phrase).strip().lower()
+    if ctx.lang != "en":
+        text, phrase = text.rstrip().rstrip(_OPTIONAL_FINAL), phrase.rstrip(_OPTIONAL_FINAL)
+    return text.endswith(phrase)
 
 
 @_register("startend:quotation")
 def _quotation(response: str, args: NoArgs, ctx: CheckContext) -> bool:
     text = response.strip()
-    return len(text) > 1 and any(text[0] == o and text[-1] == c for o, c in ctx.profile.quote_pairs)
+    return len(text) > 1 and any(text[0] == o and text[-1] == c for o, c in _quote_pairs(ctx))
 
 
 # --- change case ----------------------------------------------------------------
@@ -419,25 +468,21 @@ def _capital_word_frequency(response: str, args: CapitalWordFrequencyArgs, ctx: 
     return _compare(capitals, args.capital_relation, args.capital_frequency)
 
 
-def _in_case_language(response: str, ctx: CheckContext) -> bool:
+def _in_answer_language(response: str, ctx: CheckContext) -> bool:
     detected = detect_language(response)
-    return detected is None or detected == ctx.case_language
+    return detected is None or detected == ctx.answer_language
 
 
 @_register("change_case:english_capital")
 def _all_capital(response: str, args: NoArgs, ctx: CheckContext) -> bool:
     # The id says "english" because IFEval is English; the answer must be in
-    # the language the prompt asks for (``ctx.case_language``).
-    return response.isupper() and _in_case_language(response, ctx)
+    # the language the prompt asks for (``ctx.answer_language``).
+    return response.isupper() and _in_answer_language(response, ctx)
 
 
 @_register("change_case:english_lowercase")
 def _all_lowercase(response: str, args: NoArgs, ctx: CheckContext) -> bool:
-    if ctx.published and ctx.profile.code != "en":
-        # The authors' es/ca/gl/eu checkers test isupper() here (a slip for
-        # islower()); the published scores were computed that way.
-        return response.isupper() and _in_case_language(response, ctx)
-    return response.islower() and _in_case_language(response, ctx)
+    return response.islower() and _in_answer_language(response, ctx)
 
 
 # --- punctuation ------------------------------------------------------------------

@@ -30,7 +30,7 @@ _ES_ABBREVIATIONS = (
 )
 _CA_ABBREVIATIONS = (
     "sr sra srta srs dr dra drs etc p.ex ex pàg pàgs núm n.º art cap caps av avg c pl s.a s.l tel "
-    "aprox dept ed vol vols fig aC dC a.c d.c esq dta sta pd ppd p.d"
+    "aprox dept ed vol vols fig aC dC a.c d.c esq dta sta pd ppd p.d ee uu ee.uu a.m p.m"
 )
 _GL_ABBREVIATIONS = (
     "sr sra srta sres dr dra d dna etc ee uu p.ex ex páx páxs núm n.º art cap caps av avda r s.a s.l tel aprox "
@@ -40,6 +40,57 @@ _EU_ABBREVIATIONS = (
     "adib etab e.a or orr zk zbk k kal and jn jna dok esk ezk ik tel arg ed lib bol irud k.a k.o g.b h.d "
     "or.g urt ots api mai eka uzt abu ira urr abe pd ppd p.d"
 )
+
+# Frequent sentence-initial words (lower case): after an abbreviation that can
+# end a sentence ("EE. UU.", "a. m.", "g.b."), one of these, capitalised, starts
+# a new sentence; any other capitalised word is read as a name ("EE. UU. Joe
+# Biden ..."). Function words, adverbs and common verbs, written for this project.
+_ES_STARTERS = (
+    "a al algunos algunas ahora allí antes aquel aquella aquí así aun aunque ayer bueno cada como con cuando de del "
+    "desde después durante el ella ellas ellos en entonces es esa ese eso esta este esto estos estas está estaba "
+    "fue finalmente hay hace hoy la las le les lo los luego mañana me mi mis muchos muchas muy nada ni no nos "
+    "nosotros nuestra nuestro otra otro para pero por porque pues que qué se según ser si sí sin sobre su sus "
+    "también tampoco te tras tu tú un una uno unos unas usted ustedes y ya yo además primero segundo mientras "
+    "cuál cuándo dónde cómo quién estamos estoy tengo tenemos tiene vamos fuimos llegamos salimos volvimos"
+)
+_CA_STARTERS = (
+    "a al als algunes alguns això allà aleshores ara aquí aquell aquella aquest aquesta aquests aquestes així "
+    "abans ahir avui cada com amb de del dels des després durant el ella elles ells els em en entre era és "
+    "finalment hi i jo la les li llavors lo ma mai més molt molts moltes ens ni no nosaltres nostra nostre "
+    "però per perquè potser primer doncs quan que què qui se segons si sí sense sobre son sovint també tampoc "
+    "te tot tota tots totes tu un una uns unes vosaltres vostè ja mentre on estem estic tinc tenim té "
+    "anem vam vaig vas va vàrem tornem demà"
+)
+_GL_STARTERS = (
+    "a á ao aos as ás agora alí algúns algunhas antes aquel aquela aquí así aínda aquilo cada como con cando "
+    "da das de dende despois do dos durante e el ela elas eles en entón é esa ese iso esta este isto estes "
+    "estas está estaba foi finalmente hai fai hoxe lle lles logo mañá me miña meu moitos moitas moi nada nin "
+    "non nos nosa noso nós o os outra outro para pero por porque pois que se segundo ser si sen sobre súa "
+    "seu tamén tampouco te tras ti un unha uns unhas vostede vós xa eu ademais primeiro mentres onde estamos "
+    "estou teño temos ten imos fomos chegamos saímos volvemos onte"
+)
+_EU_STARTERS = (
+    "ala alde aldiz asko atzo azkenik bai baina baita bakoitza bat batzuk behin beraz bere berriz bestalde "
+    "bien bihar da dira edo egun ere eta etab gaur gero geroago gu gure guztiak hala han hara hau hauek hemen "
+    "hona hori horiek horregatik horrela hura ez ezin gainera halaber hasieran hurrengo lehen lehenik "
+    "ni nik nire noiz non nola nor orain ordea orduan oso zer zergatik zu zuk zure zuen zuek zenbait "
+    "hor hortik handik hemendik joan etorri iritsi itzuli ondoren bestela egia"
+)
+
+
+def _starters(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+# Abbreviations (token types, lower case, no final period; spaced forms are
+# sequences) that end a sentence before a capitalised sentence starter: country
+# and time abbreviations. Titles (Sr., Dra., Jn.) are not here and never end one.
+_ES_GL_FINAL = (
+    ("ee", "uu"), ("ee.uu",), ("a", "m"), ("a.m",), ("p", "m"), ("p.m",),
+    ("a", "c"), ("a.c",), ("d", "c"), ("d.c",),
+)
+_CA_FINAL = _ES_GL_FINAL + (("ac",), ("dc",))
+_EU_FINAL = (("g.b",), ("g", "b"), ("k.a",), ("k", "a"), ("k.o",), ("k", "o"))
 
 
 @dataclass(frozen=True)
@@ -74,6 +125,14 @@ class LanguageProfile:
     # Abbreviations that often end a sentence ("etc."): a capitalised next word
     # starts a new sentence, a lower-case one does not.
     closing_abbreviations: frozenset[str] = frozenset()
+    # Country and time abbreviations ("EE. UU.", "a. m.", "g.b."): they end a
+    # sentence before a capitalised word from ``sentence_starters`` (a word that
+    # is not a name), and not before a name or a lower-case word.
+    final_abbreviations: tuple[tuple[str, ...], ...] = ()
+    sentence_starters: frozenset[str] = frozenset()
+    # The constrained-response phrases of the authors' checkers (published
+    # scoring): a plain substring test, Basque with a final period.
+    published_constrained_responses: tuple[str, ...] = ()
     # «¿Vienes?», preguntó: a question or exclamation followed by a comma (or a
     # dash and a lower-case word) continues the sentence.
     join_continuations: bool = False
@@ -106,6 +165,7 @@ PROFILES: dict[str, LanguageProfile] = {
         abbreviations=_abbr(_EN_ABBREVIATIONS),
         # lm-eval's ifeval constants, with the final period.
         constrained_responses=("My answer is yes.", "My answer is no.", "My answer is maybe."),
+        published_constrained_responses=("My answer is yes.", "My answer is no.", "My answer is maybe."),
         fold_accents=False,
     ),
     "es": LanguageProfile(
@@ -113,9 +173,12 @@ PROFILES: dict[str, LanguageProfile] = {
         name="Spanish",
         abbreviations=_abbr(_ES_ABBREVIATIONS),
         constrained_responses=("Mi respuesta es sí", "Mi respuesta es no", "Mi respuesta es tal vez"),
+        published_constrained_responses=("Mi respuesta es sí", "Mi respuesta es no", "Mi respuesta es tal vez"),
         word_joiners="-",
         distinct_letters=frozenset("ñ"),
         closing_abbreviations=frozenset({"etc"}),
+        final_abbreviations=_ES_GL_FINAL,
+        sentence_starters=_starters(_ES_STARTERS),
         **_IBERIAN_TEXT,
     ),
     "ca": LanguageProfile(
@@ -123,9 +186,14 @@ PROFILES: dict[str, LanguageProfile] = {
         name="Catalan",
         abbreviations=_abbr(_CA_ABBREVIATIONS),
         constrained_responses=("La meva resposta és sí", "La meva resposta és no", "La meva resposta és potser"),
+        published_constrained_responses=(
+            "La meva resposta és sí", "La meva resposta és no", "La meva resposta és potser",
+        ),
         word_joiners="-·\u0387\u2027",  # middle dot (and its look-alikes) of l·l
         distinct_letters=frozenset("çñ"),
         closing_abbreviations=frozenset({"etc"}),
+        final_abbreviations=_CA_FINAL,
+        sentence_starters=_starters(_CA_STARTERS),
         **_IBERIAN_TEXT,
     ),
     "gl": LanguageProfile(
@@ -141,9 +209,12 @@ PROFILES: dict[str, LanguageProfile] = {
             "A resposta é non",
             "A resposta é pode ser",
         ),
+        published_constrained_responses=("A resposta é si", "A resposta é non", "A resposta é pode ser"),
         word_joiners="-",
         distinct_letters=frozenset("ñ"),
         closing_abbreviations=frozenset({"etc"}),
+        final_abbreviations=_ES_GL_FINAL,
+        sentence_starters=_starters(_GL_STARTERS),
         **_IBERIAN_TEXT,
     ),
     "eu": LanguageProfile(
@@ -157,9 +228,14 @@ PROFILES: dict[str, LanguageProfile] = {
             "Nire erantzuna agian da",
             "Nire erantzuna beharbada da",
         ),
+        published_constrained_responses=(
+            "Nire erantzuna baiezkoa da.", "Nire erantzuna ezezkoa da.", "Nire erantzuna agian da.",
+        ),
         word_joiners="-",
         distinct_letters=frozenset("ñ"),
         closing_abbreviations=frozenset({"etab", "e.a"}),
+        final_abbreviations=_EU_FINAL,
+        sentence_starters=_starters(_EU_STARTERS),
         **_IBERIAN_TEXT,
         section_number_first=True,
     ),

@@ -15,11 +15,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from lm_eval_iberian.ifeval._errata import Erratum, errata_for, load_case_languages
+from lm_eval_iberian._errors import UserError
+from lm_eval_iberian.ifeval._errata import Erratum, errata_for, load_answer_languages, load_quote_marks
 from lm_eval_iberian.ifeval._instructions import INSTRUCTIONS, parse_args
 from lm_eval_iberian.ifeval._languages import profile_for
 
 Protocol = Literal["paper", "full"]
+QuoteMarksChoice = Literal["language", "double"]
 PROTOCOLS: tuple[str, ...] = ("paper", "full")
 # The paper leaves response_language out (its checker could not tell eu or gl).
 PAPER_EXCLUDED = frozenset({"language:response_language"})
@@ -27,7 +29,7 @@ PAPER_EXCLUDED = frozenset({"language:response_language"})
 _ID_PREFIX = re.compile(r"^[a-z]{2}:(?=[a-z_]+:)")
 
 
-class IFEvalDataError(ValueError):
+class IFEvalDataError(UserError, ValueError):
     """A record that cannot be scored; the message names the record and the fix."""
 
 
@@ -41,8 +43,12 @@ class IFEvalRecord(BaseModel):
     instruction_id_list: list[str]
     kwargs: list[dict[str, Any]]
     lang: str
-    # Language the change_case checks demand (see data/case_language.yaml).
-    case_language: str
+    # The language the answer must be written in (data/answer_language.yaml): the
+    # language every language-dependent tool of the checkers uses.
+    answer_language: str
+    # Quotation marks that count around the whole answer: the answer language's
+    # ("language") or only double quotes (data/quote_marks.yaml).
+    quote_marks: QuoteMarksChoice = "language"
     errata: bool = True
     applied_errata: list[str] = []
 
@@ -58,12 +64,37 @@ def _normalise_kwargs(raw: Any, key: Any) -> list[dict[str, Any]]:
     return [{name: value for name, value in k.items() if value is not None} for k in raw]
 
 
-def normalise_row(row: dict[str, Any]) -> dict[str, Any]:
-    """The four IFEval fields with id prefixes, nulls and JSON text removed."""
-    missing = [f for f in ("key", "prompt", "instruction_id_list", "kwargs") if f not in row]
+_FIELDS = ("key", "prompt", "instruction_id_list", "kwargs")
+
+
+def _integer_key(value: Any, where: str) -> int:
+    """The record key as an int: ints and digit strings ("12"); never a float, a bool or other text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    raise IFEvalDataError(
+        f"{where}: key must be an integer, got {value!r} ({type(value).__name__}); "
+        "give every row an integer key (as IFEval's files do, e.g. \"key\": 1000)"
+    )
+
+
+def normalise_row(row: Any, position: int | None = None) -> dict[str, Any]:
+    """The four IFEval fields with id prefixes, nulls and JSON text removed.
+
+    ``position`` (1-based) names the row in errors when its key cannot.
+    """
+    where = f"IFEval row {position}" if position is not None else "IFEval row"
+    if not isinstance(row, dict):
+        raise IFEvalDataError(
+            f"{where}: expected an object with fields {', '.join(_FIELDS)}, got {type(row).__name__}; "
+            "each line of an IFEval file is one JSON object"
+        )
+    missing = [f for f in _FIELDS if f not in row]
     if missing:
-        raise IFEvalDataError(f"IFEval row {row.get('key', '?')}: missing field(s) {missing}")
-    key = row["key"]
+        shown = f" (key {row['key']!r})" if "key" in row else ""
+        raise IFEvalDataError(f"{where}{shown}: missing field(s) {missing}; every row needs {', '.join(_FIELDS)}")
+    key = _integer_key(row["key"], where)
     ids = row["instruction_id_list"]
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise IFEvalDataError(f"record {key}: instruction_id_list must be a list of strings")
@@ -71,7 +102,9 @@ def normalise_row(row: dict[str, Any]) -> dict[str, Any]:
     kwargs = _normalise_kwargs(row["kwargs"], key)
     if len(kwargs) != len(ids):
         raise IFEvalDataError(f"record {key}: {len(ids)} instruction ids but {len(kwargs)} kwargs objects")
-    return {"key": int(key), "prompt": row["prompt"], "instruction_id_list": ids, "kwargs": kwargs}
+    if not isinstance(row["prompt"], str):
+        raise IFEvalDataError(f"record {key}: prompt must be text, got {type(row['prompt']).__name__}")
+    return {"key": key, "prompt": row["prompt"], "instruction_id_list": ids, "kwargs": kwargs}
 
 
 def _apply_errata(row: dict[str, Any], lang: str) -> list[str]:
@@ -137,17 +170,23 @@ def prepare_records(
 
     ``protocol="paper"`` drops ``language:response_language`` (and the prompts
     that had only that instruction); ``"full"`` keeps it. ``errata=False``
-    reproduces the published scoring: kwargs as published, and change_case
-    answers expected in the file's language. Raises :class:`IFEvalDataError`
-    listing every record that cannot be scored.
+    reproduces the published scoring: kwargs as published, every answer
+    expected in the file's language, and the authors' checker rules
+    (``_published``), whose tools are checked here, before any scoring. Raises
+    :class:`IFEvalDataError` listing every record that cannot be scored.
     """
     profile_for(lang)
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown IFEval protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
-    case_languages = load_case_languages().get(lang, {}) if errata else {}
+    if not errata:
+        from lm_eval_iberian.ifeval._published import require_published_tools
+
+        require_published_tools()
+    answer_languages = load_answer_languages().get(lang, {}) if errata else {}
+    quote_marks = load_quote_marks().get(lang, {}) if errata else {}
     records, problems, seen = [], [], set()
-    for raw in rows:
-        row = normalise_row(raw)
+    for position, raw in enumerate(rows, start=1):
+        row = normalise_row(raw, position)
         if row["key"] in seen:
             problems.append(f"record {row['key']}: duplicate key")
             continue
@@ -174,12 +213,14 @@ def prepare_records(
             if not kept:
                 continue
             row["instruction_id_list"], row["kwargs"] = [i for i, _ in kept], [k for _, k in kept]
-        case = case_languages.get(row["key"])
+        answer = answer_languages.get(row["key"])
+        quotes = quote_marks.get(row["key"])
         records.append(
             IFEvalRecord(
                 **row,
                 lang=lang,
-                case_language=case.language if case else lang,
+                answer_language=answer.language if answer else lang,
+                quote_marks=quotes.marks if quotes else "language",
                 errata=errata,
                 applied_errata=applied,
             )

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from lm_eval_iberian.ifeval._instructions import INSTRUCTIONS, CheckContext
-from lm_eval_iberian.ifeval._languages import profile_for
+from lm_eval_iberian.ifeval._instructions import DOUBLE_QUOTES, INSTRUCTIONS, CheckContext
+from lm_eval_iberian.ifeval._languages import LANGUAGES, profile_for
 from lm_eval_iberian.ifeval._records import IFEvalRecord, Protocol, prepare_records
 
 SCHEMA_VERSION = 1
@@ -82,25 +82,45 @@ def _args(instruction_id: str, kwargs: dict[str, Any], lenient: bool) -> Any:
         return model.model_construct(**kwargs)  # published scoring keeps known defects
 
 
-def _follows(instruction_id: str, args: Any, ctx: CheckContext, response: str) -> bool:
+def _checker(instruction_id: str, published: bool) -> Any:
+    if published:
+        from lm_eval_iberian.ifeval._published import PUBLISHED_CHECKS
+
+        if instruction_id in PUBLISHED_CHECKS:
+            return PUBLISHED_CHECKS[instruction_id]
+    return INSTRUCTIONS[instruction_id].check
+
+
+def _follows(check: Any, args: Any, ctx: CheckContext, text: str) -> bool:
     # An empty answer follows nothing (lm-eval's rule).
-    return bool(response.strip()) and INSTRUCTIONS[instruction_id].check(response, args, ctx)
+    return bool(text.strip()) and check(text, args, ctx)
+
+
+def _context(record: IFEvalRecord) -> CheckContext:
+    return CheckContext(
+        profile=profile_for(record.answer_language if record.answer_language in LANGUAGES else record.lang),
+        prompt=record.prompt,
+        answer_language=record.answer_language,
+        lang=record.lang,
+        quote_pairs=DOUBLE_QUOTES if record.quote_marks == "double" else (),
+        instruction_ids=tuple(record.instruction_id_list),
+    )
 
 
 def score_record(record: IFEvalRecord, response: str) -> ResponseScore:
-    """Strict and loose verdict for every instruction of ``record`` on ``response``."""
-    ctx = CheckContext(
-        profile=profile_for(record.lang),
-        prompt=record.prompt,
-        case_language=record.case_language,
-        published=not record.errata,
-    )
+    """Strict and loose verdict for every instruction of ``record`` on ``response``.
+
+    A record prepared with ``errata=False`` is scored with the authors'
+    published rules (``_published``), every other with the corrected checkers.
+    """
+    ctx = _context(record)
     variants = _loose_variants(response)
     verdicts = []
     for instruction_id, kwargs in zip(record.instruction_id_list, record.kwargs, strict=True):
         args = _args(instruction_id, kwargs, lenient=not record.errata)
-        strict = _follows(instruction_id, args, ctx, response)
-        loose = strict or any(_follows(instruction_id, args, ctx, v) for v in variants[1:])
+        check = _checker(instruction_id, published=not record.errata)
+        strict = _follows(check, args, ctx, response)
+        loose = strict or any(_follows(check, args, ctx, v) for v in variants[1:])
         verdicts.append(InstructionVerdict(instruction_id=instruction_id, strict=strict, loose=loose))
     return ResponseScore(key=record.key, verdicts=verdicts)
 
@@ -173,7 +193,8 @@ def record_from_doc(doc: Mapping[str, Any]) -> IFEvalRecord:
         instruction_id_list=list(doc["instruction_id_list"]),
         kwargs=json.loads(doc["kwargs"]),
         lang=doc["iberian_lang"],
-        case_language=doc["case_language"],
+        answer_language=doc["answer_language"],
+        quote_marks=doc["quote_marks"],
         errata=doc["errata"],
         applied_errata=list(doc["applied_errata"]),
     )

@@ -49,17 +49,56 @@ def _sentence_tokenizer(lang: str):  # noqa: ANN202 - nltk type
 
     profile = profile_for(lang)
 
-    class LanguagePunkt(PunktSentenceTokenizer):
-        def _second_pass_annotation(self, aug_tok1, aug_tok2):  # noqa: ANN001, ANN202 - nltk hook
-            reason = super()._second_pass_annotation(aug_tok1, aug_tok2)
-            if (
-                aug_tok2 is not None
-                and aug_tok1.period_final
-                and aug_tok1.type_no_period in profile.closing_abbreviations
-                and aug_tok2.first_upper
+    def ends_final_abbreviation(tokens: list, index: int) -> bool:  # noqa: ANN001 - nltk tokens
+        """Whether ``tokens[index]`` closes one of the language's sentence-final abbreviations."""
+        for sequence in profile.final_abbreviations:
+            start = index - len(sequence) + 1
+            if start >= 0 and all(
+                tokens[start + j].period_final and tokens[start + j].type_no_period == part
+                for j, part in enumerate(sequence)
             ):
-                aug_tok1.sentbreak = True  # "etc. Luego ..." ends the sentence
-            return reason
+                return True
+        return False
+
+    # Last pieces of spaced abbreviations ("uu" of "EE. UU."): only then does the
+    # decision need more than Punkt's two-word context.
+    spaced_tails = {sequence[-1] for sequence in profile.final_abbreviations if len(sequence) > 1}
+
+    class LanguagePunkt(PunktSentenceTokenizer):
+        def _annotate_second_pass(self, tokens):  # noqa: ANN001, ANN202 - nltk hook
+            # Punkt's own pass first, then the abbreviation classes of the profile,
+            # which need to look back over spaced abbreviations ("EE. UU.", "a. m.").
+            annotated = list(super()._annotate_second_pass(tokens))
+            for index, (token, following) in enumerate(zip(annotated, annotated[1:], strict=False)):
+                if not (token.period_final and following.first_upper):
+                    continue
+                if token.type_no_period in profile.closing_abbreviations:
+                    token.sentbreak = True  # "etc. Luego ..." ends the sentence
+                elif following.type_no_sentperiod in profile.sentence_starters and ends_final_abbreviation(
+                    annotated, index
+                ):
+                    token.sentbreak = True  # "EE. UU. Ahora ...", but not "EE. UU. Joe Biden ..."
+            yield from annotated
+
+        def _slices_from_text(self, text):  # noqa: ANN001, ANN202 - nltk hook
+            # As Punkt's, except that a spaced abbreviation's earlier pieces ("EE." of
+            # "EE. UU.") are put back in front of the two-word context Punkt decides on.
+            last_break = 0
+            for match, context in self._match_potential_end_contexts(text):
+                if self._breaks_at(text, match, context):
+                    yield slice(last_break, match.end())
+                    last_break = match.start("next_tok") if match.group("next_tok") else match.end()
+            yield slice(last_break, len(text.rstrip()))
+
+        def _breaks_at(self, text, match, context):  # noqa: ANN001, ANN202 - nltk types
+            word_before = context[: len(context) - len(match.group()) - len(match.group("after_tok"))]
+            if word_before.lower().rstrip(".") not in spaced_tails:
+                return self.text_contains_sentbreak(context)
+            start = match.start() - len(word_before)
+            look_back = " ".join(text[max(0, start - 24) : start].split()[-2:])
+            skipped = len(list(self._tokenize_words(look_back))) if look_back else 0
+            tokens = list(self._annotate_tokens(self._tokenize_words(f"{look_back} {context}")))
+            return any(token.sentbreak for token in tokens[skipped:-1])
 
     params = PunktParameters()
     params.abbrev_types = set(profile.abbreviations)

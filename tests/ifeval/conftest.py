@@ -38,3 +38,34 @@ def nltk_data_dir() -> Path:
             "data/nltk_data/tokenizers/punkt_tab/english"
         )
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _english_punkt_for_published_scoring():
+    """The published scoring counts sentences with NLTK's English Punkt: point NLTK at the test copy."""
+    path = TESTS_DATA / "nltk_data"
+    if not (path / "tokenizers" / "punkt_tab" / "english").is_dir():
+        yield
+        return
+    import nltk
+
+    previous = os.environ.get("NLTK_DATA")
+    os.environ["NLTK_DATA"] = str(path)  # also for the lm_eval subprocesses of test_tasks
+    nltk.data.path.insert(0, str(path))
+    yield
+    nltk.data.path.remove(str(path))
+    if previous is None:
+        os.environ.pop("NLTK_DATA", None)
+    else:
+        os.environ["NLTK_DATA"] = previous
+
+
+@pytest.fixture
+def published_rows():
+    """``published_rows(lang)``: the published IFEval rows of ``lang`` (skips when the file is not available)."""
+    import json
+
+    def read(lang: str) -> list[dict]:
+        return [json.loads(line) for line in published_file(lang).read_text(encoding="utf-8").splitlines()]
+
+    return read

@@ -33,7 +33,7 @@ def test_case(lang, index, case):
         instruction_id_list=[case["instruction"]],
         kwargs=[case["kwargs"]],
         lang=lang,
-        case_language=case.get("case_language", lang),
+        answer_language=case.get("answer_language", lang),
     )
     assert score_record(record, case["response"]).verdicts[0].strict is case["expected"], case["why"]
 

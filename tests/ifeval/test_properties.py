@@ -66,7 +66,7 @@ def test_checker_never_raises_and_is_deterministic(instruction_id, lang):
         instruction_id_list=[instruction_id],
         kwargs=[KWARGS[instruction_id]],
         lang=lang,
-        case_language=lang,
+        answer_language=lang,
     )
 
     @settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

@@ -6,8 +6,9 @@ import pytest
 
 from lm_eval_iberian.ifeval import (
     IFEvalDataError,
-    load_case_languages,
+    load_answer_languages,
     load_errata,
+    load_quote_marks,
     prepare_records,
     score_responses,
 )
@@ -76,12 +77,15 @@ def test_errata_table_is_consistent():
     assert len(errata) == 65
     assert len({(e.lang, e.key, e.instruction, e.field) for e in errata}) == len(errata)
     assert all(e.reason and e.published != e.corrected for e in errata)
-    cases = load_case_languages()
+    cases = load_answer_languages()
     assert set(cases) == {"gl", "eu"} and len(cases["gl"]) == len(cases["eu"]) == 39
     assert cases["eu"][1019].language == "en" and "ingelesez" in cases["eu"][1019].evidence
+    quotes = load_quote_marks()
+    assert {lang: len(rows) for lang, rows in quotes.items()} == {"es": 1, "gl": 38, "eu": 40}
+    assert "comillas dobles" in quotes["es"][3623].evidence and 1658 not in quotes["gl"]
 
 
-@pytest.mark.parametrize(("lang", "applied"), [("en", 0), ("es", 23), ("ca", 21), ("gl", 6), ("eu", 15)])
+@pytest.mark.parametrize(("lang", "applied"), [("en", 0), ("es", 22), ("ca", 21), ("gl", 6), ("eu", 16)])
 def test_published_files_load_with_every_erratum_applied(lang, applied):
     rows = _published(lang)
     full = prepare_records(rows, lang, protocol="full")
@@ -91,7 +95,7 @@ def test_published_files_load_with_every_erratum_applied(lang, applied):
     assert len(paper) == 524 and sum(len(r.instruction_id_list) for r in paper) == 803
     # Published scoring loads too: the documented defects reach the checkers unchanged.
     published = prepare_records(rows, lang, protocol="full", errata=False)
-    assert all(not r.applied_errata and r.case_language == lang for r in published)
+    assert all(not r.applied_errata and r.answer_language == lang and r.quote_marks == "language" for r in published)
 
 
 def test_errata_fix_what_the_prompts_ask():
@@ -104,7 +108,9 @@ def test_errata_fix_what_the_prompts_ask():
     eu = {r.key: r for r in prepare_records(_published("eu"), "eu")}
     assert eu[2396].kwargs == [{"postscript_marker": "PD"}]
     assert eu[2943].instruction_id_list[1] == "change_case:english_capital"
-    assert eu[1019].case_language == "en" and eu[1000].case_language == "eu"
+    assert eu[1019].answer_language == "en" and eu[1000].answer_language == "eu"
+    assert eu[3367].kwargs[1] == {"section_spliter": "Publikoa", "num_sections": 2, "section_label": "letter"}
+    assert eu[3367].quote_marks == "double"
 
 
 def test_erratum_is_skipped_when_the_source_changed():
@@ -140,11 +146,59 @@ def test_score_responses_accepts_lists_and_maps():
 
 def test_published_scoring_keeps_the_authors_lowercase_slip():
     """The authors' es/ca/gl/eu english_lowercase checker tests isupper()."""
-    rows = [_row(5, ["change_case:english_lowercase"], [{}], prompt="Idatzi letra xehez.")]
-    lower, upper = "gaur eguraldi ona dago eta hondartzara joango gara", "GAUR EGURALDI ONA DAGO ETA HONDARTZARA JOANGO GARA"
-    assert score_responses(rows, [lower], "eu").inst_level_strict_acc == 1.0
-    assert score_responses(rows, [upper], "eu").inst_level_strict_acc == 0.0
-    assert score_responses(rows, [lower], "eu", errata=False).inst_level_strict_acc == 0.0
-    assert score_responses(rows, [upper], "eu", errata=False).inst_level_strict_acc == 1.0
+    rows = [_row(5, ["change_case:english_lowercase"], [{}], prompt="Escribe en minúsculas.")]
+    lower = "querido amigo, espero que estés bien. mañana habrá elecciones y te pido que vayas a votar."
+    upper = lower.upper()
+    assert score_responses(rows, [lower], "es").inst_level_strict_acc == 1.0
+    assert score_responses(rows, [upper], "es").inst_level_strict_acc == 0.0
+    assert score_responses(rows, [lower], "es", errata=False).inst_level_strict_acc == 0.0
+    assert score_responses(rows, [upper], "es", errata=False).inst_level_strict_acc == 1.0
     # English is lm-eval's checker either way.
-    assert score_responses(rows, ["the weather is nice today and we are going to the beach"], "en", errata=False).inst_level_strict_acc == 1.0
+    english = "the weather is nice today and we are going to the beach"
+    assert score_responses(rows, [english], "en", errata=False).inst_level_strict_acc == 1.0
+
+
+def test_published_scoring_uses_the_authors_language_id_on_raw_text():
+    """fastText never calls all-caps Basque Basque: their english_capital is 0/25 in every eu run."""
+    rows = [_row(6, ["change_case:english_capital"], [{}], prompt="Idatzi letra larriz.")]
+    upper = "GAUR EGURALDI OSO ONA DAGO ETA ARRATSALDEAN HONDARTZARA JOANGO GARA LAGUNEKIN"
+    assert score_responses(rows, [upper], "eu").inst_level_strict_acc == 1.0
+    assert score_responses(rows, [upper], "eu", errata=False).inst_level_strict_acc == 0.0
+
+
+def test_published_scoring_needs_english_punkt(monkeypatch, tmp_path):
+    import nltk
+
+    from lm_eval_iberian.ifeval import _published
+
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path)])
+    _published._english_punkt.cache_clear()
+    try:
+        with pytest.raises(IFEvalDataError, match=r"python -m nltk.downloader punkt_tab.*NLTK_DATA"):
+            prepare_records([_row()], "es", errata=False)
+        assert len(prepare_records([_row()], "es")) == 1  # the corrected scoring does not need it
+    finally:
+        _published._english_punkt.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([_row(key=12.7)], r"IFEval row 1: key must be an integer, got 12\.7 \(float\)"),
+        ([_row(key=12.0)], r"key must be an integer, got 12\.0 \(float\)"),
+        ([_row(key=True)], r"key must be an integer, got True \(bool\)"),
+        ([_row(key="doce")], r"key must be an integer, got 'doce' \(str\)"),
+        ([_row(key=1), {"prompt": "p", "instruction_id_list": [], "kwargs": []}], r"IFEval row 2: missing field\(s\) \['key'\]"),
+        ([_row(key=1), ["key", 2]], r"IFEval row 2: expected an object with fields key, prompt.*got list"),
+        ([_row(key=1), "text"], r"IFEval row 2: expected an object.*got str"),
+        ([{**_row(key=4), "prompt": None}], r"record 4: prompt must be text"),
+    ],
+)
+def test_bad_rows_are_refused_naming_the_row_and_the_fix(rows, message):
+    with pytest.raises(IFEvalDataError, match=message):
+        prepare_records(rows, "es")
+
+
+def test_numeric_string_keys_are_integers():
+    (record,) = prepare_records([_row(key=" 12 ")], "es")
+    assert record.key == 12 and isinstance(record.key, int)

@@ -58,8 +58,11 @@ def test_response_language_is_scored_only_in_full(full_run, tiny_hflm):
 def test_errata_switch_reaches_the_documents(tiny_hflm):
     out = _evaluate(tiny_hflm, ["iberian_ifeval_gl"], metadata={"ifeval_errata": False})
     assert {s["doc"]["errata"] for s in out["samples"]["iberian_ifeval_gl"]} == {False}
-    with pytest.raises(ValueError, match="ifeval_errata must be true or false"):
+    with pytest.raises(ValueError, match="metadata ifeval_errata='maybe' is not a boolean; write one of true/false, 1/0, yes/no"):
         _evaluate(tiny_hflm, ["iberian_ifeval_gl"], metadata={"ifeval_errata": "maybe"})
+    # The same switch spelled as people write it: "no" means no (it used to be bool("no") elsewhere).
+    spelled = _evaluate(tiny_hflm, ["iberian_ifeval_gl"], metadata={"ifeval_errata": "no"})
+    assert {s["doc"]["errata"] for s in spelled["samples"]["iberian_ifeval_gl"]} == {False}
 
 
 @pytest.mark.slow
