@@ -247,7 +247,10 @@ def _cmd_grid_run(args: argparse.Namespace) -> int:
     from lm_eval_iberian.runs import format_status, run_grid
 
     grid = _grid(args.plan)
-    summary = run_grid(grid, wait=not args.no_wait, poll_s=args.poll_seconds, say=lambda line: print(line, flush=True))
+    try:
+        summary = run_grid(grid, wait=not args.no_wait, poll_s=args.poll_seconds, say=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:  # run_grid has said what keeps running and how to resume
+        return 130
     print()
     print(format_status(summary.statuses))
     again = f"lm-eval-iberian grid run {shlex.quote(str(grid.plan_file))}"

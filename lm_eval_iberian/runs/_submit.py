@@ -14,6 +14,7 @@ can show each job's state and log. A job counts as done only from its results on
 
 import contextlib
 import fcntl
+import io
 import json
 import os
 import shutil
@@ -139,8 +140,9 @@ class _SlurmExecutor(_Executor):
 
         from lm_eval_iberian.runs._worker import run_job
 
-        try:
-            handles = self._executor(len(jobs)).map_array(run_job, [str(j.folder) for j in jobs])
+        try:  # submitit prints sbatch's refusal to stderr, then raises it: it is shown once, in the error below
+            with contextlib.redirect_stderr(io.StringIO()):
+                handles = self._executor(len(jobs)).map_array(run_job, [str(j.folder) for j in jobs])
         except FailedJobError as exc:
             raise GridError(f"sbatch refused the job array: {str(exc).strip().splitlines()[-1][:500]}; fix the resources "
                             "in the plan") from None
@@ -441,7 +443,7 @@ def run_grid(grid: Grid, *, wait: bool = True, poll_s: float = 10.0, say: Callab
         def submit(jobs: list[Job]) -> None:
             nonlocal submitted
             for job in jobs:
-                write_job_folder(job)
+                write_job_folder(job, grid.plan_file)
             attempts = executor.submit(jobs)
             for job, attempt in zip(jobs, attempts, strict=True):
                 state.add(job, attempt)
@@ -493,6 +495,8 @@ def run_grid(grid: Grid, *, wait: bool = True, poll_s: float = 10.0, say: Callab
                     "runs what is missing")
             raise
         state.save()
+        with contextlib.suppress(OSError):  # submitit makes its folder pattern itself (logs/%j); it stays empty
+            (grid.output / "logs" / "%j").rmdir()
     return RunSummary(grid_status(grid), submitted, executor.name)
 
 

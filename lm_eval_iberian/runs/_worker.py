@@ -26,12 +26,18 @@ class JobSpecError(RuntimeError):
     """The job folder does not describe the job it is asked to run (edited, or another environment)."""
 
 
+def _again(data: dict[str, Any]) -> str:
+    import shlex
+
+    return f"lm-eval-iberian grid run {shlex.quote(str(data.get('plan') or 'PLAN'))}"
+
+
 def read_spec(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / JOB_FILE
     data = json.loads(path.read_text(encoding="utf-8"))
     if spec_key(data["spec"]) != data["key"]:
         raise JobSpecError(f"{path}: the spec no longer hashes to the job's key {data['key'][:12]} (edited?); run "
-                           "`lm-eval-iberian grid run PLAN` again: it writes the job folder anew")
+                           f"`{_again(data)}` again: it writes the job folder anew")
     return data
 
 
@@ -84,7 +90,7 @@ def run_job(folder: str) -> dict[str, Any]:
         raise JobSpecError(
             "the job was planned with other package versions than this environment has ("
             + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items())
-            + "); run `lm-eval-iberian grid run PLAN` again from the environment the jobs use"
+            + f"); run `{_again(data)}` again from the environment the jobs use"
         )
     started = time.time()
     marker = {"key": data["key"], "job": data["name"], "unit": data["unit"], "task": spec["task"], "seed": spec["seed"]}
@@ -148,14 +154,15 @@ def _run_sweep(job_dir: Path, spec: dict[str, Any], extra_config: dict[str, Any]
               log=lambda line: print(line, flush=True))
 
 
-def write_job_folder(job: Any) -> None:
+def write_job_folder(job: Any, plan_file: str | Path | None = None) -> None:
     """Create the job's folder (``job.json`` and the recipe it runs); the folder's name carries the key."""
     import yaml
 
     from lm_eval_iberian._paths import atomic_write_text
 
     job.folder.mkdir(parents=True, exist_ok=True)
-    data = {"key": job.key, "name": job.name, "unit": job.unit, "spec": job.spec, "written_by_pid": os.getpid()}
+    data = {"key": job.key, "name": job.name, "unit": job.unit, "spec": job.spec, "plan": str(plan_file) if plan_file else None,
+            "written_by_pid": os.getpid()}
     if job.kind in ("recipe", "sweep"):
         atomic_write_text(job.folder / RECIPE_FILE, yaml.safe_dump(job.spec["recipe"], sort_keys=False))
     atomic_write_text(job.folder / JOB_FILE, json.dumps(data, indent=1, sort_keys=True, default=str))

@@ -7,17 +7,19 @@ import shutil
 
 import pytest
 
+from lm_eval_iberian.cli import main
 from lm_eval_iberian.report import compare_runs, load_runs
 from lm_eval_iberian.runs import expand_plan, job_done, job_results, load_plan
 from lm_eval_iberian.runs._worker import run_job, write_job_folder
-from tests.runs.conftest import TASKS, grid_cli, write_plan
+from tests.runs.conftest import TASKS, write_plan
+from tests.test_printed_fixes import parse, printed_commands
 
 
 def _grid(plan):
     return expand_plan(*load_plan(plan))
 
 
-def test_local_grid_runs_every_job_and_resumes_without_rerunning(local_grid, subprocess_env):
+def test_local_grid_runs_every_job_and_resumes_without_rerunning(local_grid, capsys):
     plan, proc = local_grid
     assert proc.returncode == 0, proc.stdout + proc.stderr
     grid = _grid(plan)
@@ -35,16 +37,15 @@ def test_local_grid_runs_every_job_and_resumes_without_rerunning(local_grid, sub
     state = json.loads((grid.output / "grid.json").read_text())
     assert all(len(state["jobs"][j.key]["attempts"]) == 1 for j in grid.jobs)
     before = {p: p.stat().st_mtime_ns for p in grid.output.rglob("*") if p.is_file() and "jobs" in p.parts}
-    again = grid_cli(subprocess_env(), "grid", "run", str(plan), "--poll-seconds", "0.5")
-    assert again.returncode == 0, again.stderr
-    assert f"{len(grid.jobs)} of {len(grid.jobs)} jobs already done" in again.stdout
-    assert "submitted" not in again.stdout
+    assert main(["grid", "run", str(plan), "--poll-seconds", "0.5"]) == 0  # in-process: nothing left to run
+    again = capsys.readouterr().out
+    assert f"{len(grid.jobs)} of {len(grid.jobs)} jobs already done" in again and "submitted" not in again
     assert {p: p.stat().st_mtime_ns for p in before} == before  # nothing ran or was rewritten
-    status = grid_cli(subprocess_env(), "grid", "status", str(plan))
-    assert status.returncode == 0 and f"{len(grid.jobs)} done" in status.stdout
+    assert main(["grid", "status", str(plan)]) == 0
+    assert f"{len(grid.jobs)} done" in capsys.readouterr().out
 
 
-def test_grid_report_compares_on_paired_items(local_grid, subprocess_env):
+def test_grid_report_compares_on_paired_items(local_grid, capsys):
     plan, proc = local_grid
     assert proc.returncode == 0, proc.stderr
     grid = _grid(plan)
@@ -64,29 +65,31 @@ def test_grid_report_compares_on_paired_items(local_grid, subprocess_env):
         assert rows[leaf].candidate == pytest.approx(flores[high].metrics[leaf]["bleu"])
         assert rows[leaf].baseline == pytest.approx(flores[low].metrics[leaf]["bleu"])
     unit = next(j.unit for j in grid.jobs if "w0.5" in j.unit)
-    report = grid_cli(subprocess_env(), "grid", "report", str(plan), "--compare", unit, "--format", "csv",
-                      "--bootstrap-samples", "200")
-    assert report.returncode == 0, report.stderr
-    lines = report.stdout.strip().splitlines()
+    assert main(["grid", "report", str(plan), "--compare", unit, "--format", "csv", "--bootstrap-samples", "200"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("model,baseline,benchmark") and len(lines) == 1 + len(rows)
 
 
-def test_a_failing_job_is_retried_then_reported_with_its_log(grid_recipes, tiny_families, tmp_path, subprocess_env):
+def test_a_failing_job_is_retried_then_reported_with_its_log(grid_recipes, tiny_families, tmp_path, subprocess_env,
+                                                             monkeypatch, capsys):
     broken = tmp_path / "broken-instruct"
     shutil.copytree(tiny_families["llama"]["instruct"], broken)
     for name in ("tokenizer.json", "tokenizer_config.json"):  # weights intact: the plan validates; loading fails
         (broken / name).unlink()
     plan = write_plan(tmp_path, grid_recipes, models=[{"model": str(broken)}], tasks=["iberian_catcola"],
                       resources={"executor": "local", "gpus_per_job": 0, "retries": 1})
-    proc = grid_cli(subprocess_env(), "grid", "run", str(plan), "--poll-seconds", "0.5")
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "retrying (1 of 1 retries)" in proc.stdout
+    monkeypatch.setenv("PYTHONPATH", subprocess_env()["PYTHONPATH"])  # the jobs: network-guarded
+    assert main(["grid", "run", str(plan), "--poll-seconds", "0.5"]) == 1
+    proc = capsys.readouterr()
+    assert "retrying (1 of 1 retries)" in proc.out
     (job,) = _grid(plan).jobs
     attempts = json.loads((tmp_path / "out" / "grid.json").read_text())["jobs"][job.key]["attempts"]
     assert len(attempts) == 2 and all(a["state"] == "EXITED" for a in attempts)
     log = attempts[-1]["stderr"]
-    assert "failed" in proc.stdout and log in proc.stdout  # the table names the log
-    assert "runs only those again" in proc.stderr and f"grid run {plan}" in proc.stderr
+    assert "failed" in proc.out and log in proc.out  # the table names the log
+    assert "runs only those again" in proc.err
+    (command,) = printed_commands(proc.err)
+    assert parse(command).plan == str(plan)
 
 
 def test_a_sweep_job_keeps_the_per_sample_logs_of_every_point(grid_recipes, tiny_families, tmp_path):

@@ -106,7 +106,7 @@ def test_the_readme_plan_validates(tmp_path):
     units = {job.unit for job in grid.jobs}
     assert len(units) == recipes + sum(1 for m in plan.models if m.model or m.sweep)
     per_unit = sum(len(t.seeds) if not isinstance(t, str) else len(plan.seeds) for t in plan.tasks)
-    assert len(grid.jobs) == len(units) * per_unit
+    assert len(grid.jobs) == len(units) * per_unit == 342  # as the README says
     assert {j.spec["backend"] for j in grid.jobs} == {"merged_vllm", "vllm"}
     base = next(j for j in grid.jobs if j.unit == "Qwen3-8B-Base")
     assert base.spec["lm_eval"]["apply_chat_template"] is False  # base models run without the chat template
