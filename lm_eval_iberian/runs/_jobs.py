@@ -211,7 +211,7 @@ def _check_model_args(backend: str, args: dict[str, Any], where: str) -> None:
         from lm_eval.models.huggingface import HFLM
 
         allowed = {p for p in inspect.signature(HFLM.__init__).parameters if p not in {"self", "kwargs"}}
-        allowed |= {"dtype"} | ({"tokenizer", "allow_pickle", "check_finite"} if backend == "merged" else set())
+        allowed |= {"dtype"} | ({"tokenizer", "allow_pickle", "check_finite", "merge_device"} if backend == "merged" else set())
         unknown = sorted(set(args) - allowed)
         if unknown:
             raise PlanError(f"{where}: model_args {', '.join(unknown)} is not an argument of lm-eval's HF backend; "
