@@ -198,17 +198,97 @@ def _sbatch_arg(value: str) -> tuple[str, str]:
     return key.removeprefix("--"), val
 
 
+def _print_report(args: argparse.Namespace, runs: list, aliases: dict[str, str] | None = None) -> None:
+    """Tables and paired comparisons (``report`` and ``grid report``): tables by default, unless only a plot or a
+    comparison is asked for."""
+    from lm_eval_iberian.report import build_table, compare_runs, render, render_comparisons
+
+    for name in args.table or ([] if getattr(args, "plot", None) or args.compare else ["benchmarks"]):
+        print(render(build_table(name, runs), args.format))
+        print()
+    if args.compare:
+        comparisons = compare_runs(runs, args.compare, bootstrap=args.bootstrap_samples, seed=args.bootstrap_seed,
+                                   aliases=aliases)
+        print(render_comparisons(comparisons, args.format))
+        print()
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from lm_eval_iberian._paths import check_output
-    from lm_eval_iberian.report import build_table, load_runs, plot_sweep, render
+    from lm_eval_iberian.report import load_runs, plot_sweep
 
     out = check_output(args.out, {f"input {p}": p for p in args.results}, "--out") if args.plot else None
     runs = load_runs(args.results)
     if args.plot:
         print(f"wrote {plot_sweep(runs, out)}")
-    for name in args.table or ([] if args.plot else ["benchmarks"]):
-        print(render(build_table(name, runs), args.format))
-        print()
+    _print_report(args, runs)
+    return 0
+
+
+def _grid(plan_path: str):
+    from lm_eval_iberian.runs import expand_plan, load_plan
+
+    plan, file = load_plan(plan_path)
+    return expand_plan(plan, file)
+
+
+def _cmd_grid_run(args: argparse.Namespace) -> int:
+    import shlex
+
+    from lm_eval_iberian.runs import format_status, run_grid
+
+    grid = _grid(args.plan)
+    try:
+        summary = run_grid(grid, wait=not args.no_wait, poll_s=args.poll_seconds, say=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:  # run_grid has said what keeps running and how to resume
+        return 130
+    print()
+    print(format_status(summary.statuses))
+    again = f"lm-eval-iberian grid run {shlex.quote(str(grid.plan_file))}"
+    if args.no_wait:
+        print(f"\nsubmitted {summary.submitted} job(s); `lm-eval-iberian grid status {shlex.quote(str(grid.plan_file))}` "
+              f"shows them; `{again}` waits for them and finishes what is missing")
+        return 0
+    if summary.ok:
+        print(f"\nall {len(summary.statuses)} jobs done; results under {grid.output / 'jobs'}")
+        return 0
+    failed = sum(1 for s in summary.statuses if s.state != "done")
+    print(f"\n{failed} job(s) not done (logs above); `{again}` runs only those again", file=sys.stderr)
+    return 1
+
+
+def _cmd_grid_status(args: argparse.Namespace) -> int:
+    from lm_eval_iberian.runs import format_status, grid_status
+
+    grid = _grid(args.plan)
+    print(f"plan {grid.plan_file}: {len(grid.jobs)} jobs, output {grid.output}")
+    print(format_status(grid_status(grid)))
+    return 0
+
+
+def _cmd_grid_report(args: argparse.Namespace) -> int:
+    import shlex
+
+    from lm_eval_iberian.report import load_runs
+    from lm_eval_iberian.runs import GridError, job_results
+
+    grid = _grid(args.plan)
+    files, unit_of = [], {}
+    for job in grid.jobs:
+        for path in job_results(job):
+            files.append(path)
+            unit_of[str(path)] = job.unit
+    if not files:
+        raise GridError(f"no job of the plan has results yet; run `lm-eval-iberian grid run {shlex.quote(str(grid.plan_file))}`")
+    missing = len(grid.jobs) - len({str(p.parent) if p.name.startswith("results_") else str(p.parent.parent) for p in files})
+    if missing:
+        print(f"grid report: {missing} of {len(grid.jobs)} jobs have no results yet "
+              f"(`lm-eval-iberian grid status {shlex.quote(str(grid.plan_file))}`)", file=sys.stderr)
+    runs = load_runs(files)
+    aliases = {}
+    for run in runs:  # a unit's name (as in the plan's job names) also names its row, when it has one row
+        aliases.setdefault(unit_of[run.path], set()).add(run.label)
+    _print_report(args, runs, {u: labels.pop() for u, labels in aliases.items() if len(labels) == 1})
     return 0
 
 
@@ -261,6 +341,17 @@ def _limit(text: str, name: str) -> float | int:
 
 
 _MIRROR_HELP = f"mirror folder (default: ${DATA_DIR_ENV})"
+
+
+def _add_compare_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--compare", metavar="BASELINE",
+                   help="paired comparison of every other model with BASELINE (a row name, model id or name, or, in "
+                        "grid report, a plan entry's name) on the same items: difference, 95%% paired bootstrap "
+                        "interval, items paired; needs lm-eval's per-sample logs (--log_samples)")
+    p.add_argument("--bootstrap-samples", type=argparse_type(parse_int, "--bootstrap-samples", minimum=1), default=1000,
+                   help="with --compare: bootstrap resamples (default 1000)")
+    p.add_argument("--bootstrap-seed", type=argparse_type(parse_int, "--bootstrap-seed", minimum=0), default=0,
+                   help="with --compare: seed of the resampling, for reproducible intervals (default 0)")
 
 
 class _Commands:
@@ -422,7 +513,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="md (best value per column in bold), csv (plain numbers) or latex (best in \\textbf); default md")
     p.add_argument("--plot", choices=["sweep"], help="write the weight-sweep figure (paper Fig. 1) to --out")
     p.add_argument("--out", default="sweep.png", help="PNG path for --plot (default: sweep.png)")
+    _add_compare_arguments(p)
     p.set_defaults(func=_cmd_report)
+
+    grid = commands.add(sub, "grid", "the paper's evaluation grid on Slurm (or locally), resumable: run, status, report")
+    gsub = grid.add_subparsers(dest="grid_command", required=True, metavar="SUBCOMMAND")
+    p = commands.add(gsub, "grid run", "validate a plan, skip done jobs, submit the rest, wait and retry failures",
+                     description="Expand the plan into jobs (model or sweep x task group x seed), validate everything, "
+                                 "skip jobs whose results exist, recognise jobs still queued from an earlier run, "
+                                 "submit the rest (one Slurm job array, or local processes), wait, retry failed jobs "
+                                 "(resources.retries) and print every job's state. Exit status 1 if a job is not done.")
+    p.add_argument("plan", help="the grid plan, a YAML file (README: 'Running the paper's grid on a cluster')")
+    p.add_argument("--no-wait", action="store_true",
+                   help="Slurm: submit and return (the jobs run on; run the same command again to wait and finish)")
+    p.add_argument("--poll-seconds", type=argparse_type(parse_float, "--poll-seconds", minimum=0.1), default=10.0,
+                   help="how often to ask the scheduler about the jobs while waiting (default 10)")
+    p.set_defaults(func=_cmd_grid_run)
+    p = commands.add(gsub, "grid status", "each job of a plan: done, running, pending, failed (with its log) or todo")
+    p.add_argument("plan", help="the grid plan (YAML)")
+    p.set_defaults(func=_cmd_grid_status)
+    p = commands.add(gsub, "grid report", "tables and paired comparisons over every result the plan produced")
+    p.add_argument("plan", help="the grid plan (YAML)")
+    p.add_argument("--table", action="append", choices=list(TABLES), help="table to print (repeatable; default: benchmarks)")
+    p.add_argument("--format", choices=["md", "csv", "latex"], default="md",
+                   help="md (best value per column in bold), csv (plain numbers) or latex; default md")
+    _add_compare_arguments(p)
+    p.set_defaults(func=_cmd_grid_report)
 
     ifeval = commands.add(sub, "ifeval", "score IFEval generations outside lm-eval; show the errata")
     isub = ifeval.add_subparsers(dest="ifeval_command", required=True, metavar="SUBCOMMAND")
@@ -437,7 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add(isub, "ifeval errata", "print the errata and per-prompt response languages (Markdown)")
     p.set_defaults(func=_cmd_ifeval_errata)
 
-    listing = "\n".join(f"  {path:17s} {text}" for path, text in commands.lines if path not in {"data", "cpt", "corpus", "ifeval"})
+    listing = "\n".join(f"  {path:17s} {text}" for path, text in commands.lines if path not in {"data", "cpt", "corpus", "ifeval", "grid"})
     parser.description = __doc__.split("\n", 1)[0] + "\n\ncommands:\n" + listing
     return parser
 

@@ -8,7 +8,9 @@
   lm-eval, then re-merges every later point into the same model in place.
   Each point writes a normal lm-eval results file (carrying its resolved
   recipe) and one row of ``sweep.csv``; points already written are skipped,
-  so an interrupted sweep resumes.
+  so an interrupted sweep resumes. With ``log_samples`` each point also keeps
+  lm-eval's per-sample log of every task (``point-*/samples_<task>.jsonl``),
+  which paired comparisons (``report --compare``) read.
 """
 
 import copy
@@ -28,7 +30,7 @@ from lm_eval_iberian.merge._record import read_merge_record
 from lm_eval_iberian.merge._stream import MergePlan, plan_merge, stream_merged_tensors
 from lm_eval_iberian.merge._validate import ResolvedRecipe, validate_recipe
 
-__all__ = ["InputTensorCache", "SweepPoint", "remerge_into", "run_sweep", "sweep_points"]
+__all__ = ["InputTensorCache", "SweepPoint", "point_folder", "remerge_into", "run_sweep", "sweep_points"]
 
 
 @dataclass(frozen=True)
@@ -197,11 +199,16 @@ def run_sweep(
     eval_args: dict[str, Any] | None = None,
     log: Any = print,
     backend: str = "hf",
+    log_samples: bool = False,
+    extra_config: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate every point; returns the rows written to ``sweep.csv``.
 
     ``backend="vllm"``: one vLLM engine (``merged_vllm``; ``hflm_args`` are then vLLM
     arguments) whose weights are re-merged in place for every point.
+    ``log_samples``: also write each task's per-sample log beside the point's results.
+    ``extra_config``: keys added to each point's results ``config`` (the grid's job key); a point
+    counts as done only if its results carry them unchanged (and, with ``log_samples``, its logs).
     """
     if backend not in {"hf", "vllm"}:
         raise RecipeError(f"backend={backend!r}: choose hf or vllm")
@@ -218,7 +225,8 @@ def run_sweep(
 
         engine_class = _vllm.MergedVLLM  # vLLM missing: one error now, before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    todo = [p for p in points if not _done(out, p)]
+    extra = dict(extra_config or {})
+    todo = [p for p in points if not _done(out, p, extra, log_samples)]
     for p in points:
         if p not in todo:
             log(f"sweep: {p.name} already evaluated, skipped")
@@ -232,9 +240,9 @@ def run_sweep(
             else:
                 lm.reload(point.recipe)
             log(f"sweep: {point.name}: merged into the vLLM engine in {time.perf_counter() - t0:.2f} s")
-            _evaluate_point(lm, point, param, tasks, out, eval_args)
+            _evaluate_point(lm, point, param, tasks, out, eval_args, log_samples, extra)
     else:
-        _sweep_hf(todo, resolved_first, out, param, tasks, device, dtype, hflm_args, eval_args, log)
+        _sweep_hf(todo, resolved_first, out, param, tasks, device, dtype, hflm_args, eval_args, log, log_samples, extra)
     rows = [_row(out, p) for p in points]
     _write_csv(out / "sweep.csv", rows)
     return rows
@@ -251,6 +259,8 @@ def _sweep_hf(
     hflm_args: dict[str, Any] | None,
     eval_args: dict[str, Any] | None,
     log: Any,
+    log_samples: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """HF backend: inputs read once; the first point allocates the model, later ones re-merge into it."""
     from lm_eval_iberian.merge._lm import MergedLM
@@ -275,31 +285,40 @@ def _sweep_hf(
             lm.merge_summary = MergeSummary(record.method, point.recipe.model_ids(), merge_s, old.peak_memory_gb,
                                             old.memory_kind, old.tensors, record)
             log(f"sweep: {point.name}: merged in {merge_s:.2f} s")
-            _evaluate_point(lm, point, param, tasks, out, eval_args)
+            _evaluate_point(lm, point, param, tasks, out, eval_args, log_samples, extra)
 
 
-def _evaluate_point(lm: Any, point: SweepPoint, param: str, tasks: list[str], out: Path, eval_args: dict[str, Any] | None) -> None:
+def _evaluate_point(lm: Any, point: SweepPoint, param: str, tasks: list[str], out: Path, eval_args: dict[str, Any] | None,
+                    log_samples: bool = False, extra: dict[str, Any] | None = None) -> None:
     import lm_eval
     from lm_eval.tasks import TaskManager
 
     from lm_eval_iberian import tasks_path
     from lm_eval_iberian._paths import atomic_write_text
+    from lm_eval_iberian._samples import write_samples
 
-    results = lm_eval.simple_evaluate(model=lm, tasks=tasks, task_manager=TaskManager(include_path=tasks_path()), **(eval_args or {}))
-    results.pop("samples", None)
-    folder = out / _folder(point)
+    results = lm_eval.simple_evaluate(model=lm, tasks=tasks, task_manager=TaskManager(include_path=tasks_path()),
+                                      **{**(eval_args or {}), **({"log_samples": True} if log_samples else {})})
+    samples = results.pop("samples", None) or {}
+    folder = out / point_folder(point)
     folder.mkdir(parents=True, exist_ok=True)
+    if log_samples:  # the logs first: results.json is what marks the point done
+        for task, rows in samples.items():
+            write_samples(folder / f"samples_{task}.jsonl", rows)
     results.setdefault("config", {})["sweep"] = {"param": param, "value": point.value, "point": point.name}
+    results["config"].update(extra or {})
     atomic_write_text(folder / "results.json", json.dumps(results, default=str, indent=1))
 
 
-def _folder(point: SweepPoint) -> str:
+def point_folder(point: SweepPoint) -> str:
+    """The folder of a point's results under the sweep's output (``point-<param>=<value>``)."""
     return "point-" + point.name.replace("/", "_").replace(":", "_")
 
 
-def _done(out: Path, point: SweepPoint) -> bool:
-    """A point whose results file exists, parses, and carries this point's recipe (same hash)."""
-    path = out / _folder(point) / "results.json"
+def _done(out: Path, point: SweepPoint, extra: dict[str, Any] | None = None, log_samples: bool = False) -> bool:
+    """A point whose results file exists, parses, and carries this point's recipe (same hash), the extra config
+    given, and (with ``log_samples``) a per-sample log of every task it scored."""
+    path = out / point_folder(point) / "results.json"
     if not path.is_file():
         return False
     try:
@@ -307,11 +326,16 @@ def _done(out: Path, point: SweepPoint) -> bool:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return False  # a damaged file is evaluated again (and replaced atomically)
     record = read_merge_record(data.get("config") or {}, str(path)) if isinstance(data, dict) else None
-    return record is not None and record.recipe_sha256 == point.recipe.content_hash()
+    if record is None or record.recipe_sha256 != point.recipe.content_hash():
+        return False
+    if any(data["config"].get(k) != v for k, v in (extra or {}).items()):
+        return False
+    return not log_samples or all((path.parent / f"samples_{task}.jsonl").is_file() for task in data.get("results") or {}
+                                  if task not in (data.get("groups") or {}))
 
 
 def _row(out: Path, point: SweepPoint) -> dict[str, Any]:
-    path = out / _folder(point) / "results.json"
+    path = out / point_folder(point) / "results.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     record = read_merge_record(data["config"], str(path))
     row: dict[str, Any] = {"point": point.name, "value": point.value, "merge_seconds": record.merge_seconds if record else None}

@@ -102,13 +102,19 @@ def _metrics(results: Any, path: Path) -> dict[str, dict[str, float]]:
 
 
 def _samples(path: Path, tasks: list[str]) -> dict[str, str]:
-    """lm-eval writes ``samples_<task>_<date>.jsonl`` beside ``results_<date>.json`` (same date)."""
+    """lm-eval writes ``samples_<task>_<date>.jsonl`` beside ``results_<date>.json`` (same date); a sweep point
+    writes ``samples_<task>.jsonl`` beside its ``results.json``."""
     date = path.stem.removeprefix("results_") if path.stem.startswith("results_") else None
     found = {}
     for task in tasks:
-        candidates = sorted(path.parent.glob(f"samples_{task}_{date}.jsonl" if date else f"samples_{task}_*.jsonl"))
-        if candidates:
-            found[task] = str(candidates[-1])
+        exact = path.parent / (f"samples_{task}_{date}.jsonl" if date else f"samples_{task}.jsonl")
+        if exact.is_file():
+            found[task] = str(exact)
+        elif date is None:  # another results name: the newest of lm-eval's dated logs of this very task
+            candidates = sorted(p for p in path.parent.glob(f"samples_{task}_*.jsonl")
+                                if re.fullmatch(rf"samples_{re.escape(task)}_\d{{4}}-\d\d-\d\dT[\d.-]+\.jsonl", p.name))
+            if candidates:
+                found[task] = str(candidates[-1])
     return found
 
 
