@@ -7,30 +7,19 @@ weight decay 0.1, bf16, activation checkpointing.
 """
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lm_eval_iberian._errors import UsageError, UserError
-from lm_eval_iberian._parsing import BOOL_SPELLINGS, parse_bool
+from lm_eval_iberian._errors import UserError
+from lm_eval_iberian._parsing import StrictBool
 
 __all__ = ["CPTConfig", "ConfigError", "CorpusSource", "DataConfig", "OptimConfig", "load_config"]
 
 
 class ConfigError(UserError, ValueError):
     """A bad configuration; the message names the key, the value and what is allowed."""
-
-
-def _strict_bool(value: Any) -> bool:
-    """The project's one boolean parser (pydantic alone would also take "y", "t" or 1.0)."""
-    try:
-        return parse_bool(value, "value")
-    except UsageError:
-        raise ValueError(f"not a boolean; write one of {BOOL_SPELLINGS}") from None
-
-
-StrictBool = Annotated[bool, BeforeValidator(_strict_bool)]
 
 
 class _Strict(BaseModel):

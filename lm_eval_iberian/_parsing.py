@@ -8,13 +8,16 @@ what is allowed.
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 from lm_eval_iberian._errors import UsageError
 
 __all__ = [
     "BOOL_SPELLINGS",
     "SEED_RANGE",
+    "StrictBool",
     "parse_bool",
     "parse_float",
     "parse_float_list",
@@ -42,6 +45,17 @@ def parse_bool(value: Any, name: str) -> bool:
         if low in _FALSE:
             return False
     raise UsageError(f"{name}={value!r} is not a boolean; write one of {BOOL_SPELLINGS}")
+
+
+def _pydantic_bool(value: Any) -> bool:
+    try:
+        return parse_bool(value, "value")
+    except UsageError:
+        raise ValueError(f"not a boolean; write one of {BOOL_SPELLINGS}") from None
+
+
+# A pydantic field type with the same spellings (pydantic alone would also take "y", "t" or 1.0); configs and plans.
+StrictBool = Annotated[bool, BeforeValidator(_pydantic_bool)]
 
 
 def parse_int(value: Any, name: str, minimum: int | None = None, maximum: int | None = None) -> int:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lm_eval_iberian._errors import UsageError, UserError
-from lm_eval_iberian._parsing import BOOL_SPELLINGS, SEED_RANGE, parse_bool
+from lm_eval_iberian._parsing import SEED_RANGE, StrictBool
 
 __all__ = [
     "BACKENDS",
@@ -45,14 +45,6 @@ class PlanError(UserError, ValueError):
     """A grid plan that cannot run; the message names the plan file, the key, the value and what is allowed."""
 
 
-def _strict_bool(value: Any) -> bool:
-    try:
-        return parse_bool(value, "value")
-    except UsageError:
-        raise ValueError(f"not a boolean; write one of {BOOL_SPELLINGS}") from None
-
-
-StrictBool = Annotated[bool, BeforeValidator(_strict_bool)]
 Scalar = str | int | float | bool
 Seed = Annotated[int, Field(strict=True, ge=SEED_RANGE[0], le=SEED_RANGE[1])]
 
