@@ -95,6 +95,8 @@ def _parse_model_spec(spec: str) -> dict[str, Any]:
             params["weight"] = parse_value(tail, f"models=: weight of {model}")
     if not model:
         raise RecipeError(f"models=: {spec!r} has parameters but no model")
+    if "@" in model:
+        raise RecipeError(f"models=: {spec!r} has more than one @; write MODEL@WEIGHT, with a revision as MODEL#REVISION@WEIGHT")
     if "#" in model:
         model, _, revision = model.partition("#")
         model = f"{model}@{revision}"
@@ -161,6 +163,11 @@ class MergeRecipe(BaseModel):
             raise RecipeError(f"{source}: a mergekit recipe is a mapping (merge_method:, models:, ...), got {type(data).__name__}")
         try:
             config = MergeConfiguration.model_validate(data)
+        except RuntimeError as exc:
+            # mergekit's ModelPath raises RuntimeError (not a validation error) for "a@b@c"
+            if not str(exc).startswith("Invalid model path"):
+                raise
+            raise RecipeError(f"{source}: {exc}; a model is PATH or PATH@REVISION") from None
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'recipe'}: {e['msg']}" for e in exc.errors())
             raise RecipeError(f"{source}: not a valid mergekit recipe: {problems}") from None

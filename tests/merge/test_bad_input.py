@@ -117,9 +117,14 @@ def test_opposite_weights_pass_when_the_method_does_not_normalize(fam):
     ("check_finite=2", ["check_finite=2 is not a boolean"]),
     ("pretrained=Qwen/Qwen3-8B", ["pretrained='Qwen/Qwen3-8B' is not used by --model merged"]),
     ("merge_device=gpu", ["device='gpu' is not a torch device"]),
+    ("base=a@b@c", ["Invalid model path - multiple @: a@b@c", "PATH@REVISION"]),
 ])
 def test_model_arguments_are_parsed_strictly(fam, args, fragments):
     _fail(f"method=linear,models={fam['expert']}@1.0+{fam['instruct']}@1.0,{args}", *fragments)
+
+
+def test_a_model_with_two_at_signs_names_the_grammar(fam):
+    _fail(f"method=linear,models={fam['expert']}@x@1.0+{fam['instruct']}@1.0", "more than one @", "MODEL#REVISION@WEIGHT")
 
 
 def test_allow_pickle_no_means_no(fam, tmp_path):
@@ -164,6 +169,7 @@ def test_over_long_paths_get_a_clear_message(fam):
      "not a finite number"),
     (b"merge_method: linear\nmodels:\n  - model: a/b\n    parameters: {weight: .inf}\n  - model: c/d\n    parameters: {weight: 1}\n",
      "not a finite number"),
+    (b"merge_method: linear\nmodels:\n  - model: a/b@main@v2\n    parameters: {weight: 1}\n", "multiple @: a/b@main@v2"),
 ])
 def test_yaml_recipes_with_bad_content(tmp_path, content, fragment):
     path = tmp_path / "r.yml"
