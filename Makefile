@@ -26,17 +26,18 @@ $(VLLM_STAMP): setup.cfg setup.py scripts/build_vllm_env.sh
 vllm-env: $(VLLM_STAMP)
 
 test-vllm: $(VLLM_STAMP)
-	$(VLLM_VENV)/bin/python -m pytest tests/vllm
+	IBERIAN_REQUIRE_VLLM=1 $(VLLM_VENV)/bin/python -m pytest tests/vllm
 
 demo: $(STAMP)
 	$(VENV)/bin/lm-eval-iberian demo --out demo_out
 
 # pytest runs inside a single-node Slurm cluster (.ci/slurm-cluster: started before, stopped after, even on failure;
-# where it cannot start, the tests that need it skip with the reason); then the vLLM tests in their own venv.
+# where it cannot start, the tests that need it skip with the reason); then the vLLM tests in their own venv, where
+# a missing vLLM fails instead of skipping (IBERIAN_REQUIRE_VLLM=1).
 test: $(STAMP) $(VLLM_STAMP)
 	$(VENV)/bin/ruff check .
-	bash .ci/slurm-cluster run -- $(VENV)/bin/python -m pytest
-	$(VLLM_VENV)/bin/python -m pytest tests/vllm
+	bash .ci/slurm-cluster run -- $(VENV)/bin/python -m pytest --ignore=tests/vllm
+	IBERIAN_REQUIRE_VLLM=1 $(VLLM_VENV)/bin/python -m pytest tests/vllm
 
 bench: $(STAMP)
 	$(PY) bench/startup.py

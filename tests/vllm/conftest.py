@@ -1,7 +1,8 @@
 """The vLLM tests: a real vLLM engine (vLLM's CPU build, float32) on tiny real-architecture models.
 
 They run in the second environment, .venv-vllm (`make vllm-env`; `make test` builds it and runs them there).
-In an environment without vLLM every test here is skipped with that reason.
+In an environment without vLLM every test here is skipped with that reason, except where
+``IBERIAN_REQUIRE_VLLM=1`` (`make test` sets it for the .venv-vllm run): there a missing vLLM fails.
 """
 
 import gc
@@ -28,6 +29,8 @@ HIDDEN = 128  # 4 heads of 32
 @pytest.fixture(scope="session", autouse=True)
 def _vllm_environment():
     if not HAS_VLLM:
+        if os.environ.get("IBERIAN_REQUIRE_VLLM") == "1":
+            pytest.fail(f"IBERIAN_REQUIRE_VLLM=1 but vLLM is absent from {sys.prefix}; {HOW}")
         pytest.skip(f"needs vLLM, absent from {sys.prefix}; the vLLM environment: {HOW}")
     # 1 GiB of KV cache: by default vLLM's CPU backend reserves most of the machine's RAM (measured: 20.8 of 23.5 GiB).
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
