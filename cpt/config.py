@@ -12,8 +12,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lm_eval_iberian._errors import UserError
+from lm_eval_iberian._errors import UsageError, UserError
 from lm_eval_iberian._parsing import StrictBool
+from lm_eval_iberian._paths import read_yaml_file, user_path
 
 __all__ = ["CPTConfig", "ConfigError", "CorpusSource", "DataConfig", "OptimConfig", "load_config"]
 
@@ -162,10 +163,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """
     tree: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            path = user_path(path, "--config")
+        except UsageError as exc:
+            raise ConfigError(str(exc)) from None
+        tree = read_yaml_file(path, f"config file {path}", ConfigError, "a YAML config (examples: cpt/examples/)") or {}
         if not isinstance(tree, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of config keys")
     tree.update(fields)
@@ -174,7 +176,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not sep or not key:
             raise ConfigError(f"override {item!r} must look like key=value, e.g. optim.lr=2e-5")
         try:
-            _set_dotted(tree, key.strip(), yaml.safe_load(raw))
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            raise ConfigError(f"override {item!r}: the value is not valid YAML ({problem}); write a number, "
+                              "true/false, a list such as [a, b] or a quoted string") from None
+        try:
+            _set_dotted(tree, key.strip(), value)
         except (IndexError, ValueError, TypeError) as exc:
             raise ConfigError(f"override {item!r}: no such entry ({exc})") from None
     try:

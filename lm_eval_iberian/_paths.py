@@ -11,11 +11,12 @@ import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from lm_eval_iberian._errors import UsageError
+from lm_eval_iberian._errors import UsageError, UserError
 
-__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "check_output", "check_writable", "user_path"]
+__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "check_output", "check_writable", "read_yaml_file",
+           "user_path"]
 
 # Longest path component and whole path most Linux file systems accept.
 _NAME_MAX = 255
@@ -36,6 +37,28 @@ def user_path(value: str | os.PathLike[str], name: str) -> Path:
         raise UsageError(f"{name}: the path component {long_parts[0][:40]}... is {len(os.fsencode(long_parts[0]))} bytes long, "
                          f"over the {_NAME_MAX}-byte limit for one file or folder name; shorten it")
     return path
+
+
+def read_yaml_file(path: Path, label: str, error: type[UserError], kind: str) -> Any:
+    """The YAML document in a file the user named (recipe, plan, CPT config).
+
+    A folder, a missing file, bytes that are not UTF-8 or text that is not YAML is one ``error`` whose message starts
+    with ``label`` (how the command names the file, e.g. ``recipe=PATH``) and says what to give instead (``kind``).
+    """
+    import yaml
+
+    if path.is_dir():
+        raise error(f"{label} is a folder; give {kind}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{label} does not exist (no such file); give {kind}") from None
+    except UnicodeDecodeError:
+        raise error(f"{label}: not UTF-8 text; give {kind}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise error(f"{label}: not valid YAML ({where}{getattr(exc, 'problem', None) or exc})") from None
 
 
 def _real(path: Path) -> Path:

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lm_eval_iberian._errors import UsageError
 from lm_eval_iberian._parsing import BOOL_SPELLINGS, parse_seed
-from lm_eval_iberian._paths import user_path
+from lm_eval_iberian._paths import read_yaml_file, user_path
 from lm_eval_iberian.merge._errors import RecipeError
 
 # Keys of the inline form that are not method parameters.
@@ -184,16 +184,7 @@ class MergeRecipe(BaseModel):
             path = user_path(path, "recipe")
         except UsageError as exc:
             raise RecipeError(str(exc)) from None
-        if path.is_dir():
-            raise RecipeError(f"recipe={path} is a folder; pass the path of a mergekit YAML file (see merge_models/)")
-        if not path.is_file():
-            raise RecipeError(f"recipe={path}: no such file; pass the path of a mergekit YAML (see merge_models/)")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise RecipeError(f"recipe={path}: not UTF-8 text; is it a mergekit YAML file?") from None
-        except yaml.YAMLError as exc:
-            raise RecipeError(f"recipe={path}: not valid YAML ({exc})") from None
+        data = read_yaml_file(path, f"recipe={path}", RecipeError, "the path of a mergekit YAML file (see merge_models/)")
         return cls.from_mergekit_dict(data, seed=None if seed is None else recipe_seed(seed), source=f"yaml:{path}")
 
     @classmethod

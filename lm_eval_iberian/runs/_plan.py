@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lm_eval_iberian._errors import UsageError, UserError
@@ -323,23 +322,14 @@ def _task_error(name: str, where: str) -> str:
 
 def load_plan(path: str | Path) -> tuple[GridPlan, Path]:
     """Read and validate a plan file; returns the plan and the plan file's absolute path."""
-    from lm_eval_iberian._paths import user_path
+    from lm_eval_iberian._paths import read_yaml_file, user_path
     from lm_eval_iberian.data import expand
 
     try:
         file = user_path(path, "PLAN").absolute()
     except UsageError as exc:
         raise PlanError(str(exc)) from None
-    if file.is_dir():
-        raise PlanError(f"plan {file} is a folder; give the plan's YAML file")
-    if not file.is_file():
-        raise PlanError(f"plan {file}: no such file")
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise PlanError(f"plan {file}: not UTF-8 text; a plan is a YAML file") from None
-    except yaml.YAMLError as exc:
-        raise PlanError(f"plan {file}: not valid YAML ({exc})") from None
+    data = read_yaml_file(file, f"plan {file}", PlanError, "the plan's YAML file")
     if not isinstance(data, dict):
         raise PlanError(f"plan {file}: the top level must be a mapping (output:, models:, tasks:, ...)")
     try:
