@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lm_eval_iberian._errors import UsageError, UserError
 from lm_eval_iberian._parsing import SEED_RANGE, StrictBool
@@ -48,24 +48,29 @@ Scalar = str | int | float | bool
 Seed = Annotated[int, Field(strict=True, ge=SEED_RANGE[0], le=SEED_RANGE[1])]
 
 
+def _listed_once(noun: str) -> AfterValidator:
+    """A list validator: every item once (a second copy would run the same job twice)."""
+    def check(values: list) -> list:
+        if len(set(values)) != len(values):
+            raise ValueError(f"a {noun} is listed twice; list each {noun} once")
+        return values
+    return AfterValidator(check)
+
+
+Seeds = Annotated[list[Seed], Field(min_length=1), _listed_once("seed")]
+
+
 def parse_time_minutes(text: str) -> int:
     """A Slurm time limit (``MM``, ``MM:SS``, ``HH:MM:SS``, ``D-HH``, ``D-HH:MM``, ``D-HH:MM:SS``) in whole minutes."""
     value = str(text).strip()
-    days = 0
-    if "-" in value:
-        head, _, value = value.partition("-")
-        if not head.isdigit():
-            raise ValueError(f"{text!r} is not a Slurm time; write e.g. 04:00:00, 90 (minutes) or 1-12:00:00")
-        days = int(head)
-        parts = value.split(":")
-        if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
-            raise ValueError(f"{text!r} is not a Slurm time; write e.g. 04:00:00, 90 (minutes) or 1-12:00:00")
-        hours, minutes, seconds = (list(map(int, parts)) + [0, 0])[:3]
-    else:
-        parts = value.split(":")
-        if not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
-            raise ValueError(f"{text!r} is not a Slurm time; write e.g. 04:00:00, 90 (minutes) or 1-12:00:00")
-        nums = list(map(int, parts))
+    head, dash, value = value.rpartition("-")
+    parts = value.split(":")
+    if (dash and not head.isdigit()) or not 1 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"{text!r} is not a Slurm time; write e.g. 04:00:00, 90 (minutes) or 1-12:00:00")
+    days, nums = int(head or 0), list(map(int, parts))
+    if dash:  # D-HH[:MM[:SS]]
+        hours, minutes, seconds = (nums + [0, 0])[:3]
+    else:  # MM, MM:SS, HH:MM:SS
         hours, minutes, seconds = {1: (0, nums[0], 0), 2: (0, *nums), 3: tuple(nums)}[len(nums)]
     total = days * 1440 + hours * 60 + minutes + (1 if seconds else 0)
     if total < 1:
@@ -81,28 +86,14 @@ class SweepSpec(_Strict):
     """A weight sweep of one recipe, as ``lm-eval-iberian sweep``: every point in one job (inputs read once)."""
 
     param: str = Field(description="parameter to sweep: weight[:MODEL], density[:MODEL], t, ...")
-    values: list[float] = Field(min_length=1, description="finite values, each once")
-
-    @field_validator("values")
-    @classmethod
-    def _distinct(cls, values: list[float]) -> list[float]:
-        if len(set(values)) != len(values):
-            raise ValueError("a value is listed twice; list each value once")
-        return values
+    values: Annotated[list[float], _listed_once("value")] = Field(min_length=1, description="finite values, each once")
 
 
 class TaskEntry(_Strict):
     """A task or group with seeds of its own (e.g. IFEval over 3 seeds while the benchmarks run once)."""
 
     task: str
-    seeds: list[Seed] = Field(min_length=1)
-
-    @field_validator("seeds")
-    @classmethod
-    def _distinct(cls, values: list[int]) -> list[int]:
-        if len(set(values)) != len(values):
-            raise ValueError("a seed is listed twice; list each once")
-        return values
+    seeds: Seeds
 
 
 TaskItem = str | TaskEntry
@@ -245,7 +236,7 @@ class GridPlan(_Strict):
     output: str
     models: list[ModelEntry] = Field(min_length=1)
     tasks: list[TaskItem] = Field(min_length=1)
-    seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: Seeds = Field(default_factory=lambda: [0])
     backend: Literal["merged", "merged_vllm"] = "merged"
     model_args: dict[str, Scalar] = Field(default_factory=dict)
     lm_eval: LmEvalOptions = Field(default_factory=LmEvalOptions)
@@ -255,13 +246,6 @@ class GridPlan(_Strict):
     @classmethod
     def _distinct_tasks(cls, items: list[TaskItem]) -> list[TaskItem]:
         return _distinct_tasks(items)
-
-    @field_validator("seeds")
-    @classmethod
-    def _distinct_seeds(cls, values: list[int]) -> list[int]:
-        if len(set(values)) != len(values):
-            raise ValueError("a seed is listed twice; list each once")
-        return values
 
 
 # --- errors --------------------------------------------------------------------------------------------------------
