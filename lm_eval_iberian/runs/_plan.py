@@ -111,6 +111,9 @@ def _distinct_tasks(items: list[TaskItem]) -> list[TaskItem]:
     return items
 
 
+Tasks = Annotated[list[TaskItem], Field(min_length=1), AfterValidator(_distinct_tasks)]
+
+
 class ModelEntry(_Strict):
     """One line of ``models:``: a recipe (file or glob, optionally swept) or a plain model (a baseline)."""
 
@@ -122,13 +125,8 @@ class ModelEntry(_Strict):
     apply_chat_template: StrictBool | None = None
     fewshot_as_multiturn: StrictBool | None = None
     model_args: dict[str, Scalar] = Field(default_factory=dict)
-    tasks: list[TaskItem] | None = Field(None, min_length=1)
+    tasks: Tasks | None = None
     merge_seed: Seed | None = None
-
-    @field_validator("tasks")
-    @classmethod
-    def _distinct(cls, items: list[TaskItem] | None) -> list[TaskItem] | None:
-        return None if items is None else _distinct_tasks(items)
 
     @model_validator(mode="after")
     def _one_kind(self) -> "ModelEntry":
@@ -235,17 +233,12 @@ class GridPlan(_Strict):
 
     output: str
     models: list[ModelEntry] = Field(min_length=1)
-    tasks: list[TaskItem] = Field(min_length=1)
+    tasks: Tasks
     seeds: Seeds = Field(default_factory=lambda: [0])
     backend: Literal["merged", "merged_vllm"] = "merged"
     model_args: dict[str, Scalar] = Field(default_factory=dict)
     lm_eval: LmEvalOptions = Field(default_factory=LmEvalOptions)
     resources: Resources = Field(default_factory=Resources)
-
-    @field_validator("tasks")
-    @classmethod
-    def _distinct_tasks(cls, items: list[TaskItem]) -> list[TaskItem]:
-        return _distinct_tasks(items)
 
 
 # --- errors --------------------------------------------------------------------------------------------------------
