@@ -9,6 +9,7 @@ read with ``huggingface_hub.get_safetensors_metadata`` (range requests) unless t
 
 import hashlib
 import json
+import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,19 +165,12 @@ def read_safetensors_header(file: Path) -> dict[str, TensorHeader]:
         tensors[name] = TensorHeader(shape, dtype)
         data_end = max(data_end, int(end))
         expected = _SAFETENSORS_DTYPE_SIZE.get(dtype)
-        if expected is not None and int(end) - int(begin) != expected * _numel(shape):
+        if expected is not None and int(end) - int(begin) != expected * math.prod(shape):
             raise RecipeError(f"{file}: tensor {name} has {int(end) - int(begin)} bytes of data but shape {list(shape)} "
-                              f"of {dtype} needs {expected * _numel(shape)}; {fix}")
+                              f"of {dtype} needs {expected * math.prod(shape)}; {fix}")
     if 8 + length + data_end > size:
         raise RecipeError(f"{file}: truncated: the header promises {8 + length + data_end} bytes, the file has {size}; {fix}")
     return tensors
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def read_safetensors_headers(files: list[Path]) -> dict[str, TensorHeader]:
@@ -238,15 +232,11 @@ def resolve_input(ref, allow_pickle: bool = False) -> InputModel:
         raise RecipeError(f"{config_file}: config.json is not a JSON object; {_redownload(str(ref))}")
     files = _weight_files(path, str(ref))
     if hub_repo is not None:
-        missing = [f for f in files if not f.is_file()]
-        if not files:  # neither index nor single file in the metadata snapshot: ask the hub what it has
-            tensors = _hub_headers(hub_repo, revision, str(ref))
-            return InputModel(str(ref), path, revision, config, tensors, [path / SAFETENSORS_SINGLE], hub_repo,
-                              [SAFETENSORS_SINGLE])
-        if missing:
-            tensors = _hub_headers(hub_repo, revision, str(ref))
-            return InputModel(str(ref), path, revision, config, tensors, files, hub_repo, [f.name for f in missing])
-        return InputModel(str(ref), path, revision, config, read_safetensors_headers(files), files, hub_repo)
+        # Neither index nor single file in the metadata snapshot: the single file, headers from the hub.
+        files = files or [path / SAFETENSORS_SINGLE]
+        to_fetch = [f.name for f in files if not f.is_file()]
+        tensors = _hub_headers(hub_repo, revision, str(ref)) if to_fetch else read_safetensors_headers(files)
+        return InputModel(str(ref), path, revision, config, tensors, files, hub_repo, to_fetch)
     missing = [f for f in files if not f.is_file()]
     if missing:
         raise RecipeError(f"model {ref}: weight files listed in its index are missing: {[m.name for m in missing]}; "
