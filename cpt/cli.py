@@ -1,7 +1,6 @@
 """Entry point shared by ``python -m lm_eval_iberian.cpt`` and ``lm-eval-iberian cpt train``."""
 
 import argparse
-import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ def fix_command(args: argparse.Namespace) -> str:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from lm_eval_iberian.cpt.loop import train
+    from lm_eval_iberian.cpt.loop import _main_rank, train
 
     try:
         config = load_config(args.config, args.overrides)
@@ -38,7 +37,7 @@ def run_train(args: argparse.Namespace) -> int:
             message += f" (the same command with --overwrite: {fix_command(args)})"
         print(f"lm-eval-iberian cpt: error: {message}", file=sys.stderr)
         return 2
-    if os.environ.get("RANK", "0") == "0":
+    if _main_rank():
         print(f"final model: {final}")
     return 0
 

@@ -45,6 +45,7 @@ from lm_eval_iberian.cpt import lexicons
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lm_eval_iberian._errors import UserError
+from lm_eval_iberian._paths import atomic_write_text
 
 __all__ = [
     "C4LocalizedFilter",
@@ -342,9 +343,7 @@ def _read_marker(out: Path) -> dict[str, Any] | None:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1, ensure_ascii=False))
 
 
 def _check_overlap(input_dir: Path, out: Path) -> None:

@@ -33,6 +33,8 @@ from lm_eval_iberian.cpt.rundir import (
     write_checkpoint_state,
 )
 
+from lm_eval_iberian._paths import atomic_write_text
+
 __all__ = ["train"]
 
 _PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10G": 125.0, "L4": 121.0}
@@ -277,10 +279,7 @@ def train(config: CPTConfig, overwrite: bool = False) -> Path:
         accelerator.print(f"resumed from {plan.resume_from} at step {start} "
                           f"(model, optimizer state of {len(inner.state)} parameters, scheduler, RNG; {launch})")
         if accelerator.is_main_process:  # drop the steps logged after the checkpoint
-            kept = read_losses(output_dir, start)
-            tmp = output_dir / f".{LOSS_LOG}.tmp"
-            tmp.write_text("".join(x + "\n" for x in kept), encoding="utf-8")
-            os.replace(tmp, output_dir / LOSS_LOG)
+            atomic_write_text(output_dir / LOSS_LOG, "".join(x + "\n" for x in read_losses(output_dir, start)))
     accelerator.wait_for_everyone()
 
     writer = None

@@ -18,6 +18,8 @@ from typing import Any
 
 from lm_eval_iberian.cpt.config import ConfigError, CPTConfig
 
+from lm_eval_iberian._paths import atomic_write_text
+
 __all__ = [
     "LOSS_LOG",
     "OWNED",
@@ -33,14 +35,11 @@ __all__ = [
     "read_losses",
     "validate_checkpoint",
     "write_checkpoint_state",
-    "write_json_atomic",
 ]
 
 RUN_FILE = "cpt_run.json"
 STATE_FILE = "trainer_state.json"
 LOSS_LOG = "losses.jsonl"
-# Everything the trainer writes into output_dir (and so all it may ever delete or replace there).
-OWNED = ("checkpoint-*", "final", "final.tmp", LOSS_LOG, "tensorboard", RUN_FILE)
 # Keys that change what is trained; the others (logging, checkpoint period, attention kernel, micro-batch
 # split, cache folder) may change between a run and its resume.
 _DEFINING = ("model", "tokenizer", "data.sources", "optim", "seq_len", "global_batch_size", "max_steps",
@@ -127,6 +126,8 @@ _WHAT_HAPPENS = {
     "tensorboard": "the trainer's TensorBoard folder",
     RUN_FILE: "the trainer's run file",
 }
+# Everything the trainer writes into output_dir (and so all it may ever delete or replace there).
+OWNED = tuple(_WHAT_HAPPENS)
 
 
 def _check_inputs_outside(config: CPTConfig, output_dir: Path) -> None:
@@ -241,12 +242,6 @@ def ensure_writable(*folders: Path) -> None:
         raise
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def claim(plan: RunPlan, launch: dict[str, Any]) -> None:
     """Main process: remove the trainer's own leftovers the plan names, then mark the folder as a running run."""
     for old in plan.remove:
@@ -255,18 +250,18 @@ def claim(plan: RunPlan, launch: dict[str, Any]) -> None:
         elif old.exists():
             old.unlink()
     marker = _read_marker(plan.output_dir) if plan.resume_from else None
-    write_json_atomic(plan.output_dir / RUN_FILE, {
+    atomic_write_text(plan.output_dir / RUN_FILE, json.dumps({
         "tool": "lm_eval_iberian.cpt",
         "status": "running",
         "config": plan.fingerprint,
         "launch": launch,
         "resumed_from": [*(marker or {}).get("resumed_from", []), plan.resume_from.name] if plan.resume_from else [],
-    })
+    }, indent=1))
 
 
 def mark_finished(output_dir: Path, step: int) -> None:
     marker = _read_marker(output_dir) or {}
-    write_json_atomic(output_dir / RUN_FILE, {**marker, "status": "finished", "step": step, "final": "final"})
+    atomic_write_text(output_dir / RUN_FILE, json.dumps({**marker, "status": "finished", "step": step, "final": "final"}, indent=1))
 
 
 def write_checkpoint_state(folder: Path, step: int) -> None:
