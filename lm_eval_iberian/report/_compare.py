@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from lm_eval_iberian._errors import UsageError
-from lm_eval_iberian.report._records import LANGS, ReportError, RunRecord
+from lm_eval_iberian.report._records import LANGS, ReportError, RunRecord, _short
 
 __all__ = ["PAIRED_METRICS", "Comparison", "ComparisonRow", "PairedMetric", "compare_runs", "render_comparisons"]
 
@@ -59,18 +59,13 @@ def _ifeval_stats(value: Any) -> list[float]:
     return [float(sum(bool(v) for v in value)), float(len(value))]
 
 
-_BLEU = None
-
-
+@cache
 def _bleu() -> Any:
-    global _BLEU
-    if _BLEU is None:
-        from sacrebleu.metrics import BLEU
+    from sacrebleu.metrics import BLEU
 
-        # lm-eval's corpus_bleu defaults (13a tokenizer, 4-grams); effective_order only changes the per-sentence score,
-        # not the statistics summed here (it silences sacrebleu's sentence-level warning)
-        _BLEU = BLEU(effective_order=True)
-    return _BLEU
+    # lm-eval's corpus_bleu defaults (13a tokenizer, 4-grams); effective_order only changes the per-sentence score,
+    # not the statistics summed here (it silences sacrebleu's sentence-level warning)
+    return BLEU(effective_order=True)
 
 
 def _bleu_stats(value: Any) -> list[float]:
@@ -229,10 +224,6 @@ def _row(benchmark: str, kind: str, metric: PairedMetric, n: int, full_a: float,
          members: int = 1) -> ComparisonRow:
     low, high = np.percentile(boot_diff, [2.5, 97.5])
     return ComparisonRow(benchmark, kind, metric.shown, n, full_a, full_b, full_a - full_b, float(low), float(high), members)
-
-
-def _short(model: str) -> str:
-    return model.rstrip("/").split("/")[-1]
 
 
 def _baseline_label(runs: list[RunRecord], baseline: str, aliases: dict[str, str]) -> str:

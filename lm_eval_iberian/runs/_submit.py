@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -369,8 +368,8 @@ class JobStatus:
     attempts: int = 0
 
 
-def _classify(job: Job, attempts: list[dict[str, Any]], state: str | None) -> JobStatus:
-    if job_done(job):
+def _classify(job: Job, done: bool, attempts: list[dict[str, Any]], state: str | None) -> JobStatus:
+    if done:
         return JobStatus(job, "done", attempts=len(attempts))
     if not attempts:
         return JobStatus(job, "todo")
@@ -387,11 +386,12 @@ def _classify(job: Job, attempts: list[dict[str, Any]], state: str | None) -> Jo
 
 def grid_status(grid: Grid) -> list[JobStatus]:
     """Each job's state from its results on disk and, for jobs without results, the scheduler."""
-    state = _State.load(grid.output) if (grid.output / STATE_FILE).is_file() else _State(grid.output / STATE_FILE, {"jobs": {}})
-    pending = [j for j in grid.jobs if not job_done(j) and state.attempts(j)]
+    state = _State.load(grid.output)
+    done = {j.key for j in grid.jobs if job_done(j)}  # reads every job's results: once
+    pending = [j for j in grid.jobs if j.key not in done and state.attempts(j)]
     lasts = [state.attempts(j)[-1] for j in pending]
     live = dict(zip([j.key for j in pending], _attempt_states(grid, lasts, {}), strict=True))
-    return [_classify(j, state.attempts(j), live.get(j.key)) for j in grid.jobs]
+    return [_classify(j, j.key in done, state.attempts(j), live.get(j.key)) for j in grid.jobs]
 
 
 @dataclass
@@ -511,7 +511,3 @@ def format_status(statuses: list[JobStatus]) -> str:
     total = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
     return tabulate(rows, headers=["state", "job", "attempts", "detail", "log"], tablefmt="plain") + f"\n\n{total}"
 
-
-def python_of_jobs() -> str:
-    """The interpreter the jobs run (submitit starts them with this process's)."""
-    return sys.executable

@@ -50,12 +50,6 @@ def _scheduler_id() -> str | None:
         return None
 
 
-def _device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def _eval_kwargs(spec: dict[str, Any]) -> dict[str, Any]:
     opts, seed = spec["lm_eval"], spec["seed"]
     kwargs = {
@@ -118,10 +112,11 @@ def _run_single(job_dir: Path, spec: dict[str, Any], marker: dict[str, Any], sta
     from lm_eval_iberian import tasks_path
     from lm_eval_iberian._paths import atomic_write_text
     from lm_eval_iberian._samples import write_samples
+    from lm_eval_iberian.merge._model import resolve_device
 
     _remove_partial(job_dir)
     model, model_args = _model(job_dir, spec)
-    extra = {} if spec["backend"] in ("vllm", "merged_vllm") else {"device": _device()}
+    extra = {} if spec["backend"] in ("vllm", "merged_vllm") else {"device": resolve_device(None)}
     results = lm_eval.simple_evaluate(
         model=model, model_args=model_args, tasks=[spec["task"]], batch_size=spec["lm_eval"]["batch_size"],
         log_samples=True, task_manager=TaskManager(include_path=tasks_path()), **extra, **_eval_kwargs(spec),
@@ -149,7 +144,7 @@ def _run_sweep(job_dir: Path, spec: dict[str, Any], extra_config: dict[str, Any]
     dtype = None if vllm else args.pop("dtype", None)
     backend_args = {**args, "batch_size": spec["lm_eval"]["batch_size"]}
     run_sweep(recipe, spec["sweep"]["param"], spec["sweep"]["values"], [spec["task"]], job_dir,
-              device=None if vllm else _device(), dtype=dtype, hflm_args=backend_args, eval_args=_eval_kwargs(spec),
+              device=None, dtype=dtype, hflm_args=backend_args, eval_args=_eval_kwargs(spec),
               backend="vllm" if vllm else "hf", log_samples=True, extra_config=extra_config,
               log=lambda line: print(line, flush=True))
 
