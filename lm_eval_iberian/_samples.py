@@ -10,7 +10,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_samples"]
+__all__ = ["samples_path", "write_samples"]
+
+
+def samples_path(results: Path, task: str) -> Path:
+    """The per-sample log of ``task`` that belongs to a results file, named as lm-eval names it.
+
+    ``samples_<task>_<date>.jsonl`` beside lm-eval's ``results_<date>.json`` (same date); ``samples_<task>.jsonl``
+    beside any other results name (a sweep point's ``results.json``).
+    """
+    stem = results.stem
+    date = stem.removeprefix("results_") if stem.startswith("results_") else None
+    return results.parent / (f"samples_{task}_{date}.jsonl" if date else f"samples_{task}.jsonl")
 
 
 def _row(sample: dict[str, Any]) -> dict[str, Any]:

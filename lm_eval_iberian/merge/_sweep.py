@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from lm_eval_iberian._samples import samples_path
 from lm_eval_iberian.merge._errors import RecipeError
 from lm_eval_iberian.merge._recipe import MergeRecipe
 from lm_eval_iberian.merge._record import read_merge_record
@@ -304,7 +305,7 @@ def _evaluate_point(lm: Any, point: SweepPoint, param: str, tasks: list[str], ou
     folder.mkdir(parents=True, exist_ok=True)
     if log_samples:  # the logs first: results.json is what marks the point done
         for task, rows in samples.items():
-            write_samples(folder / f"samples_{task}.jsonl", rows)
+            write_samples(samples_path(folder / "results.json", task), rows)
     results.setdefault("config", {})["sweep"] = {"param": param, "value": point.value, "point": point.name}
     results["config"].update(extra or {})
     atomic_write_text(folder / "results.json", json.dumps(results, default=str, indent=1))
@@ -330,7 +331,7 @@ def _done(out: Path, point: SweepPoint, extra: dict[str, Any] | None = None, log
         return False
     if any(data["config"].get(k) != v for k, v in (extra or {}).items()):
         return False
-    return not log_samples or all((path.parent / f"samples_{task}.jsonl").is_file() for task in data.get("results") or {}
+    return not log_samples or all(samples_path(path, task).is_file() for task in data.get("results") or {}
                                   if task not in (data.get("groups") or {}))
 
 

@@ -102,15 +102,16 @@ def _metrics(results: Any, path: Path) -> dict[str, dict[str, float]]:
 
 
 def _samples(path: Path, tasks: list[str]) -> dict[str, str]:
-    """lm-eval writes ``samples_<task>_<date>.jsonl`` beside ``results_<date>.json`` (same date); a sweep point
-    writes ``samples_<task>.jsonl`` beside its ``results.json``."""
-    date = path.stem.removeprefix("results_") if path.stem.startswith("results_") else None
+    """Each task's per-sample log beside a results file (:func:`samples_path`); for a results file that is neither
+    lm-eval's ``results_<date>.json`` nor a sweep point's, the newest of lm-eval's dated logs of the task."""
+    from lm_eval_iberian._samples import samples_path
+
     found = {}
     for task in tasks:
-        exact = path.parent / (f"samples_{task}_{date}.jsonl" if date else f"samples_{task}.jsonl")
+        exact = samples_path(path, task)
         if exact.is_file():
             found[task] = str(exact)
-        elif date is None:  # another results name: the newest of lm-eval's dated logs of this very task
+        elif not path.stem.startswith("results_"):  # another results name: the newest of lm-eval's dated logs of this very task
             candidates = sorted(p for p in path.parent.glob(f"samples_{task}_*.jsonl")
                                 if re.fullmatch(rf"samples_{re.escape(task)}_\d{{4}}-\d\d-\d\dT[\d.-]+\.jsonl", p.name))
             if candidates:

@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from lm_eval_iberian._samples import samples_path
 from lm_eval_iberian.runs._plan import (
     BASELINE_BACKEND,
     GridPlan,
@@ -348,13 +349,12 @@ def job_results(job: Job) -> list[Path]:
         for point in _sweep_points(job):
             folder = job.folder / point_folder(point)
             path = folder / "results.json"
-            if not _complete(_read(path), job, [folder / f"samples_{leaf}.jsonl" for leaf in job.leaves]):
+            if not _complete(_read(path), job, [samples_path(path, leaf) for leaf in job.leaves]):
                 return []
             files.append(path)
         return files
     for path in sorted(job.folder.glob("results_*.json"), reverse=True):  # lm-eval's date ids sort in time order
-        date = path.stem.removeprefix("results_")
-        if _complete(_read(path), job, [job.folder / f"samples_{leaf}_{date}.jsonl" for leaf in job.leaves]):
+        if _complete(_read(path), job, [samples_path(path, leaf) for leaf in job.leaves]):
             return [path]
     return []
 

@@ -111,7 +111,7 @@ def _run_single(job_dir: Path, spec: dict[str, Any], marker: dict[str, Any], sta
 
     from lm_eval_iberian import tasks_path
     from lm_eval_iberian._paths import atomic_write_text
-    from lm_eval_iberian._samples import write_samples
+    from lm_eval_iberian._samples import samples_path, write_samples
     from lm_eval_iberian.merge._model import resolve_device
 
     _remove_partial(job_dir)
@@ -125,7 +125,7 @@ def _run_single(job_dir: Path, spec: dict[str, Any], marker: dict[str, Any], sta
         return
     date = datetime.now().isoformat().replace(":", "-")
     for task, rows in (results.pop("samples", None) or {}).items():
-        write_samples(job_dir / f"samples_{task}_{date}.jsonl", rows)
+        write_samples(samples_path(job_dir / f"results_{date}.json", task), rows)
     finished = time.time()
     results.setdefault("config", {})[GRID_KEY] = {
         **marker, "started": started, "finished": finished, "seconds": round(finished - started, 3),
