@@ -128,23 +128,20 @@ def _cmd_ifeval_score(args: argparse.Namespace) -> int:
     return 0
 
 
+# corpus filter's Slurm settings: option --slurm-<key> (dashes for underscores), argparse dest slurm_<key>, and the
+# key of filter_corpus(slurm=...); --slurm-sbatch-arg (pairs) is handled apart.
+_CORPUS_SLURM_KEYS = ("partition", "time", "cpus_per_task", "mem_per_cpu_gb", "qos", "account", "max_parallel",
+                      "env_command")
+
+
 def _cmd_corpus_filter(args: argparse.Namespace) -> int:
     import json
     import shlex
 
     from lm_eval_iberian.cpt.corpus import filter_corpus
 
-    slurm_given = {
-        "partition": args.slurm_partition,
-        "time": args.slurm_time,
-        "cpus_per_task": args.slurm_cpus_per_task,
-        "mem_per_cpu_gb": args.slurm_mem_per_cpu_gb,
-        "qos": args.slurm_qos,
-        "account": args.slurm_account,
-        "max_parallel": args.slurm_max_parallel,
-        "env_command": args.slurm_env_command,
-        "sbatch_args": dict(args.slurm_sbatch_arg or []),
-    }
+    slurm_given = {key: getattr(args, f"slurm_{key}") for key in _CORPUS_SLURM_KEYS}
+    slurm_given["sbatch_args"] = dict(args.slurm_sbatch_arg or [])
     slurm_given = {k: v for k, v in slurm_given.items() if v not in (None, {})}
     result = filter_corpus(
         args.input,
@@ -177,11 +174,8 @@ def _corpus_filter_argv(args: argparse.Namespace) -> list[str]:
             "--lang", args.lang]
     for flag, value in [
         ("--tlds", args.tlds), ("--text-key", args.text_key), ("--glob", args.glob), ("--executor", args.executor),
-        ("--tasks", args.tasks), ("--workers", args.workers), ("--slurm-partition", args.slurm_partition),
-        ("--slurm-time", args.slurm_time), ("--slurm-cpus-per-task", args.slurm_cpus_per_task),
-        ("--slurm-mem-per-cpu-gb", args.slurm_mem_per_cpu_gb), ("--slurm-qos", args.slurm_qos),
-        ("--slurm-account", args.slurm_account), ("--slurm-max-parallel", args.slurm_max_parallel),
-        ("--slurm-env-command", args.slurm_env_command),
+        ("--tasks", args.tasks), ("--workers", args.workers),
+        *((f"--slurm-{key.replace('_', '-')}", getattr(args, f"slurm_{key}")) for key in _CORPUS_SLURM_KEYS),
         ("--poll-seconds", args.poll_seconds if args.poll_seconds != 5.0 else None),
     ]:
         if value is not None:
