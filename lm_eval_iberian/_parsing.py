@@ -7,6 +7,7 @@ what is allowed.
 """
 
 import math
+import os
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ __all__ = [
     "BOOL_SPELLINGS",
     "SEED_RANGE",
     "StrictBool",
+    "env_flag",
     "parse_bool",
     "parse_float",
     "parse_float_list",
@@ -30,6 +32,11 @@ _FALSE = ("false", "0", "no", "off")
 BOOL_SPELLINGS = "true/false, 1/0, yes/no, on/off (any case)"
 # numpy's and torch's seeds are unsigned 32-bit.
 SEED_RANGE = (0, 2**32 - 1)
+
+
+def env_flag(name: str) -> bool:
+    """Whether environment variable ``name`` is set to one of the true spellings (``HF_HUB_OFFLINE=1``, ``=yes``)."""
+    return os.environ.get(name, "").strip().lower() in _TRUE
 
 
 def parse_bool(value: Any, name: str) -> bool:

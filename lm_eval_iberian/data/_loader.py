@@ -19,6 +19,7 @@ from typing import Any
 import datasets
 
 from lm_eval_iberian._logs import install_task_log_filter
+from lm_eval_iberian._parsing import env_flag
 from lm_eval_iberian.data._catalog import CONFIGS_KEY, SOURCE_KEY, SPLITS_KEY, SplitRef
 from lm_eval_iberian.data._mirror import DATA_DIR_ENV, MirrorError, read_split
 
@@ -40,7 +41,7 @@ def read_rows(ref: SplitRef) -> list[dict[str, Any]]:
     try:
         return datasets.load_dataset(ref.dataset, name, split=ref.split).to_list()
     except Exception as exc:  # datasets raises many types when the hub cannot be reached
-        offline = [v for v in _OFFLINE_VARS if os.environ.get(v, "").strip().lower() in {"1", "true", "yes", "on"}]
+        offline = [v for v in _OFFLINE_VARS if env_flag(v)]
         if not offline and not isinstance(exc, ConnectionError | OSError):
             raise
         why = f"{' and '.join(f'{v}=1' for v in offline)} {'is' if len(offline) == 1 else 'are'} set" if offline else f"the hub cannot be reached ({exc})"
