@@ -20,6 +20,12 @@ def _hub_config(config: str) -> str | None:
     return None if config == "default" else config
 
 
+def _access_note(dataset: str) -> str:
+    """`` (how to get access)`` for a gated dataset, nothing for a public one (appended to hub errors)."""
+    access = schema_for(dataset).access
+    return "" if access == "public" else f" ({access})"
+
+
 def _hub_revision(dataset: str) -> str:
     """The commit the hub serves for ``dataset`` now: the download is pinned to it and the manifest records it."""
     from huggingface_hub import HfApi
@@ -27,10 +33,9 @@ def _hub_revision(dataset: str) -> str:
     try:
         sha = HfApi().dataset_info(dataset).sha
     except Exception as exc:  # the hub client raises many types (HTTP, offline, auth)
-        hint = schema_for(dataset).access
         raise MirrorError(
             f"could not resolve the current revision of {dataset} on the hub ({exc}); check the id, your access"
-            + ("" if hint == "public" else f" ({hint})") + " and the network, then re-run `lm-eval-iberian data pull`"
+            f"{_access_note(dataset)} and the network, then re-run `lm-eval-iberian data pull`"
         ) from exc
     if not sha:
         raise MirrorError(f"the hub returned no revision for {dataset}; re-run `lm-eval-iberian data pull` later")
@@ -72,8 +77,7 @@ def pull(
         try:
             ds = datasets.load_dataset(ref.dataset, _hub_config(ref.config), split=ref.split, revision=revisions[ref.dataset])
         except Exception as exc:
-            hint = schema_for(ref.dataset).access
-            raise MirrorError(f"could not download {ref}: {exc}" + ("" if hint == "public" else f" ({hint})")) from exc
+            raise MirrorError(f"could not download {ref}: {exc}{_access_note(ref.dataset)}") from exc
         origin = f"hub:{ref.dataset}@{revisions[ref.dataset]}"
         write_split(dest, ref, ds.to_list(), origin)
         written.append(ref)
@@ -165,7 +169,8 @@ def _table_rows(path: Path, header: list[Any], body: list[list[Any]], dataset: s
             continue
         row = dict(zip(names, cells[: len(names)], strict=True))
         if split_column is not None:
-            value = "" if row[split_column] is None else str(row.pop(split_column)).strip()
+            raw = row.pop(split_column)
+            value = "" if raw is None else str(raw).strip()
             if value != wanted:
                 out.other_splits[value] = out.other_splits.get(value, 0) + 1
                 continue

@@ -45,6 +45,17 @@ def test_catcola_tsv_with_a_split_column_and_blank_rows(tmp_path, capsys):
     assert verify(mirror, ["iberian_catcola"]).passed
 
 
+def test_rows_without_a_split_cell_are_picked_by_an_empty_split_value(tmp_path, capsys):
+    src = tmp_path / "short-rows.tsv"  # the last rows stop before the Split column
+    src.write_text(CATCOLA_TSV.split("\t\t\t\t\n")[0] + "8\tGC\t1\tEl sol surt.\n9\tGC\t0\tSurt sol el.\n", encoding="utf-8")
+    mirror = tmp_path / "mirror"
+    assert main(["data", "add", "--dir", str(mirror), "--dataset", "nbel/CatCoLA", "--split", "validation",
+                 "--split-column", "Split", "--split-value", "", str(src)]) == 0
+    rows = _lines(split_file(mirror, SplitRef("nbel/CatCoLA", "default", "validation")))
+    assert [r["Sentence"] for r in rows] == ["El sol surt.", "Surt sol el."]
+    assert all("Split" not in r for r in rows)  # dropped like any other split value
+
+
 def test_escola_xlsx(tmp_path, capsys):
     from openpyxl import Workbook
 
